@@ -1,0 +1,161 @@
+"""The labels table: the contract between coders, agreement, analyses and codebook migration.
+
+One row per (unit_id, coder, scheme) with its label(s) and the provenance that makes it traceable:
+which codebook (``name@version#hash8``), which prompt, which model and settings, when, how sure, and
+whether coding succeeded. Every room reads and writes labels through this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+LABEL_COLUMNS = [
+    "unit_id",
+    "scheme",
+    "label",
+    "labels",
+    "coder",
+    "model",
+    "codebook",
+    "prompt_hash",
+    "settings",
+    "status",
+    "error",
+    "confidence",
+    "rationale",
+    "tokens_in",
+    "tokens_out",
+    "created_at",
+]
+
+
+def utc_now() -> str:
+    """Timestamp in ISO 8601 with an explicit UTC offset, as every label carries."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class LabelRecord(BaseModel):
+    """One row of the labels table.
+
+    ``label`` holds the category id of a single-label codebook, ``labels`` the ids of a multi-label one.
+    A failed unit has ``status="failed"``, an ``error`` and no label: failures are never replaced by a
+    default category.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    unit_id: str
+    scheme: str
+    label: str | None = None
+    labels: list[str] | None = None
+    coder: str
+    model: str | None = None
+    codebook: str | None = None
+    prompt_hash: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+    confidence: float | None = None
+    rationale: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    created_at: str = Field(default_factory=utc_now)
+
+    @model_validator(mode="after")
+    def _label_matches_status(self) -> LabelRecord:
+        has_label = self.label is not None or self.labels is not None
+        if self.status == "ok" and not has_label:
+            raise ValueError(f"unit {self.unit_id!r}: status 'ok' needs a label or labels")
+        if self.status == "failed" and not self.error:
+            raise ValueError(f"unit {self.unit_id!r}: status 'failed' needs an error message")
+        return self
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, JSONL/NDJSON or Parquet table by its file extension."""
+    path = Path(path)
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix.lower() in {".csv", ".tsv"}:
+        return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", keep_default_na=True)
+    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or suffixes.endswith(".jsonl.gz"):
+        rows = []
+        opener = _open_text(path)
+        with opener as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+        return pd.DataFrame(rows)
+    raise ValueError(f"{path}: unknown table format; use .csv, .tsv, .jsonl or .parquet")
+
+
+def _open_text(path: Path):
+    if path.suffix.lower() == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def read_labels(path: str | Path) -> pd.DataFrame:
+    """Read a labels table file and check it has the contract's key columns."""
+    frame = read_table(path)
+    missing = [c for c in ("unit_id", "coder") if c not in frame.columns]
+    if "label" not in frame.columns and "labels" not in frame.columns:
+        missing.append("label or labels")
+    if missing:
+        raise ValueError(f"{path}: not a labels table, missing column(s): {', '.join(missing)}")
+    return frame
+
+
+def labels_frame(records: Iterable[LabelRecord | dict[str, Any]]) -> pd.DataFrame:
+    """Turn label records into a DataFrame with the contract's columns in their canonical order."""
+    rows = [r.model_dump() if isinstance(r, LabelRecord) else dict(r) for r in records]
+    frame = pd.DataFrame(rows)
+    for column in LABEL_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    extra = [c for c in frame.columns if c not in LABEL_COLUMNS]
+    return frame[LABEL_COLUMNS + extra]
+
+
+def write_labels(records: Iterable[LabelRecord | dict[str, Any]] | pd.DataFrame, path: str | Path) -> Path:
+    """Write a labels table as JSONL (one record per line), CSV or Parquet by extension."""
+    path = Path(path)
+    frame = records if isinstance(records, pd.DataFrame) else labels_frame(records)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        with path.open("w", encoding="utf-8") as handle:
+            for row in frame.to_dict(orient="records"):
+                handle.write(json.dumps(_json_safe(row), ensure_ascii=False) + "\n")
+    return path
+
+
+def _json_safe(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if hasattr(value, "tolist"):
+            value = value.tolist()
+        if isinstance(value, float) and value != value:  # NaN from pandas means missing
+            value = None
+        out[key] = value
+    return out
