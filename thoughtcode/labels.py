@@ -16,6 +16,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from thoughtcode.textio import open_text
+
 LABEL_COLUMNS = [
     "unit_id",
     "scheme",
@@ -90,8 +92,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", keep_default_na=True)
     if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or suffixes.endswith(".jsonl.gz"):
         rows = []
-        opener = _open_text(path)
-        with opener as handle:
+        with open_text(path) as handle:
             for line_no, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -101,14 +102,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
                     raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
         return pd.DataFrame(rows)
     raise ValueError(f"{path}: unknown table format; use .csv, .tsv, .jsonl or .parquet")
-
-
-def _open_text(path: Path):
-    if path.suffix.lower() == ".gz":
-        import gzip
-
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
 
 
 def read_labels(path: str | Path) -> pd.DataFrame:

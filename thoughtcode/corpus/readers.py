@@ -8,7 +8,6 @@ forced. A malformed record raises :class:`CorpusError` naming the file, the line
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from thoughtcode.corpus.models import Conversation
+from thoughtcode.textio import open_text
 
 FormatName = Literal["thoughttrace", "openai", "sharegpt", "wildchat", "table"]
 FORMATS: tuple[str, ...] = ("thoughttrace", "openai", "sharegpt", "wildchat", "table")
@@ -41,11 +41,13 @@ _WILDCHAT_ID_FIELDS = ("conversation_hash", "conversation_id", "id")
 class CorpusError(ValueError):
     """A record that cannot be read; names the file, the line (or row) and the field."""
 
-    def __init__(self, path: Path | str, line: int | None, message: str, field: str | None = None):
+    def __init__(
+        self, path: Path | str, line: int | None, message: str, field: str | None = None, row: bool = False
+    ):
         self.path = str(path)
         self.line = line
         self.field = field
-        where = f"{self.path}:{line}" if line is not None else self.path
+        where = self.path if line is None else f"{self.path}:{'row ' if row else ''}{line}"
         what = f" field '{field}':" if field else ""
         super().__init__(f"{where}:{what} {message}")
 
@@ -74,12 +76,6 @@ class ReadReport:
             "n_skipped": len(self.skipped),
             "skipped": [vars(s) for s in self.skipped],
         }
-
-
-def _open_text(path: Path):
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
 
 
 def _is_table(path: Path) -> bool:
@@ -217,11 +213,11 @@ class CorpusReader:
 
     def _fail(self, line: int, message: str, field: str | None = None) -> None:
         if not self.skip_invalid:
-            raise CorpusError(self.path, line, message, field)
+            raise CorpusError(self.path, line, message, field, row=self.report.format == "table")
         self.report.skipped.append(SkippedRecord(line=line, field=field, message=message))
 
     def _iter_jsonl(self) -> Iterator[Conversation]:
-        with _open_text(self.path) as handle:
+        with open_text(self.path) as handle:
             for line_no, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -254,7 +250,7 @@ class CorpusReader:
                 yield conversation
 
     def _iter_table_rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Rows of a CSV/TSV/Parquet table with their 1-based line (CSV) or row number (Parquet)."""
+        """Rows of a CSV/TSV/Parquet table with their 1-based data row number (the header is not a row)."""
         suffix = self.path.suffixes[-1].lower() if self.path.suffix.lower() != ".gz" else self.path.suffixes[-2].lower()
         if suffix == ".parquet":
             import pyarrow.parquet as pq
@@ -268,7 +264,7 @@ class CorpusReader:
         import pandas as pd
 
         sep = "\t" if suffix == ".tsv" else ","
-        line = 1  # the header
+        line = 0
         for chunk in pd.read_csv(self.path, sep=sep, chunksize=10_000, dtype=str, keep_default_na=False):
             for item in chunk.to_dict(orient="records"):
                 line += 1
@@ -282,7 +278,7 @@ class CorpusReader:
         for line, row in self._iter_table_rows():
             missing = [c for c in TABLE_COLUMNS if c not in row]
             if missing:
-                raise CorpusError(self.path, line, "column missing from the table", missing[0])
+                raise CorpusError(self.path, line, "column missing from the table", missing[0], row=True)
             conv_id = str(row["conversation_id"])
             if conv_id != current_id:
                 if current_id is not None:
@@ -294,7 +290,7 @@ class CorpusReader:
                     raise CorpusError(
                         self.path, line,
                         f"rows of conversation {conv_id!r} are not contiguous; sort the table by "
-                        "conversation_id, turn", "conversation_id",
+                        "conversation_id, turn", "conversation_id", row=True,
                     )
                 current_id, first_line, rows = conv_id, line, []
             rows.append((line, row))

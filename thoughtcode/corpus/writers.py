@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from thoughtcode.corpus.models import Conversation
+from thoughtcode.textio import open_text
 
 
 def write_jsonl(conversations: Iterable[Conversation], path: str | Path) -> int:
     """Write conversations in the ThoughtTrace release format; returns how many were written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open(path, "wt", encoding="utf-8") if path.suffix == ".gz" else path.open("w", encoding="utf-8")
     count = 0
-    with opener as handle:
+    with open_text(path, "w") as handle:
         for conversation in conversations:
             handle.write(json.dumps(conversation.to_record(), ensure_ascii=False) + "\n")
             count += 1

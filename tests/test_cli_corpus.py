@@ -1,0 +1,65 @@
+"""The `thoughtcode corpus` commands as a user types them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from thoughtcode.cli import main
+
+
+def test_stats_json_has_exact_counts(dev_file, capsys):
+    assert main(["corpus", "stats", str(dev_file), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["conversations"] == 216 and stats["thoughts"]["total"] == 1128
+    assert stats["format"] == "thoughttrace" and stats["skipped"] == 0
+
+
+def test_broken_line_3_exits_non_zero_naming_line_3(sample_file, tmp_path):
+    lines = sample_file.read_text().splitlines()[:5]
+    lines[2] = lines[2][:100]
+    path = tmp_path / "broken.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "thoughtcode.cli", "corpus", "stats", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert f"{path}:3:" in result.stderr
+
+
+def test_skip_invalid_reports_what_was_skipped(sample_file, tmp_path, capsys):
+    lines = sample_file.read_text().splitlines()[:5]
+    lines[2] = "{"
+    path = tmp_path / "broken.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["corpus", "stats", str(path), "--skip-invalid", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["conversations"] == 4
+    assert "skipped 1 invalid record" in captured.err and "line 3" in captured.err
+
+
+def test_check_and_convert(sample_file, tmp_path, capsys):
+    assert main(["corpus", "check", str(sample_file)]) == 0
+    assert "findings" in capsys.readouterr().out
+    out = tmp_path / "turns.parquet"
+    assert main(["corpus", "convert", str(sample_file), "--out", str(out)]) == 0
+    assert main(["corpus", "stats", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["messages_total"] == 150
+
+
+def test_units_export(sample_file, tmp_path, capsys):
+    out = tmp_path / "turns.csv"
+    assert main(["corpus", "units", str(sample_file), "--unit", "user_turn", "--out", str(out)]) == 0
+    assert "wrote 75 user_turn units" in capsys.readouterr().out
+
+
+def test_every_subcommand_has_help():
+    for args in (["--help"], ["corpus", "--help"], ["corpus", "stats", "--help"], ["demo", "--help"]):
+        result = subprocess.run([sys.executable, "-m", "thoughtcode.cli", *args], capture_output=True, text=True)
+        assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_version():
+    result = subprocess.run([sys.executable, "-m", "thoughtcode.cli", "--version"], capture_output=True, text=True)
+    assert result.stdout.startswith("thoughtcode ")
