@@ -15,9 +15,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from thoughtcode.taxonomy.model import SEMVER, Codebook, CodebookError
+from thoughtcode.taxonomy.model import Codebook, CodebookError, structure_problems, version_key
 
 BUILTIN_DIR = Path(__file__).parent / "codebooks"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads the topics book ~10x faster
 _REF = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)(?:@(?P<version>[^#]+))?(?:#(?P<hash>[0-9a-f]{4,64}))?$")
 
 
@@ -28,7 +29,12 @@ def _error_location(loc: tuple[Any, ...], data: Any) -> str:
     for part in loc:
         if isinstance(part, int):
             label = f"[{part}]"
-            if isinstance(node, list) and part < len(node) and isinstance(node[part], dict) and "id" in node[part]:
+            if (
+                isinstance(node, list)
+                and part < len(node)
+                and isinstance(node[part], dict)
+                and "id" in node[part]
+            ):
                 label += f" (id {node[part]['id']!r})"
             parts.append(label)
             node = node[part] if isinstance(node, list) and part < len(node) else None
@@ -39,46 +45,48 @@ def _error_location(loc: tuple[Any, ...], data: Any) -> str:
 
 
 def parse_codebook(data: Any, source: str = "<data>") -> Codebook:
-    """Validate a codebook given as a dict; errors name the source and the offending field."""
+    """Validate a codebook given as a dict; the error lists every problem, each naming its field."""
     if not isinstance(data, dict):
         raise CodebookError(f"{source}: a codebook must be a mapping at the top level")
     try:
         return Codebook.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems: list[str] = []
         for error in exc.errors():
-            where = _error_location(error["loc"], data) or "(codebook)"
+            where = _error_location(error["loc"], data)
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{where}: {message}")
-        raise CodebookError(f"{source}: invalid codebook\n  " + "\n  ".join(problems)) from None
+            for line in message.splitlines():
+                problems.append(f"{where}: {line}" if where else line)
+        categories, order = data.get("categories"), data.get("order")
+        if isinstance(categories, list):
+            order = order if isinstance(order, list) else None
+            for problem in structure_problems(categories, order, data.get("migration"), data.get("version")):
+                if problem not in problems:
+                    problems.append(problem)
+        listing = "".join(f"\n  - {p}" for p in problems)
+        raise CodebookError(f"{source}: invalid codebook, {len(problems)} problem(s):{listing}") from None
 
 
 def load_codebook_file(path: str | Path) -> Codebook:
     """Load and validate a YAML or JSON codebook file."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise CodebookError(f"{path}: no such codebook file")
-    text = path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise CodebookError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}") from None
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=_YAML_LOADER)
+    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise CodebookError(
+            f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}"
+        ) from None
     return parse_codebook(data, source=str(path))
-
-
-def _version_key(version: str) -> tuple[int, int, int, int, str]:
-    match = SEMVER.match(version)
-    assert match is not None  # versions are validated on load
-    major, minor, patch = (int(g) for g in match.groups())
-    pre = version.partition("-")[2]
-    return major, minor, patch, 0 if pre else 1, pre
 
 
 @lru_cache(maxsize=1)
 def _builtin_index() -> dict[str, dict[str, Path]]:
     index: dict[str, dict[str, Path]] = {}
     for path in sorted(BUILTIN_DIR.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
         index.setdefault(data["name"], {})[data["version"]] = path
     return index
 
@@ -89,24 +97,35 @@ def builtin_codebooks() -> list[Codebook]:
 
 
 def codebook_versions(name: str, search_dirs: list[Path] | None = None) -> list[Codebook]:
-    """All known versions of a codebook (built-in plus YAML/JSON files in ``search_dirs``), oldest first."""
+    """All known versions of a codebook (built-in plus YAML/JSON files in ``search_dirs``), oldest first.
+
+    Files that are not about ``name`` are ignored; a file that claims ``name`` but is invalid is an error,
+    so a broken version is never skipped silently in a chained migration.
+    """
     found = {cb.version: cb for cb in builtin_codebooks() if cb.name == name}
     for directory in search_dirs or []:
         for path in sorted(Path(directory).glob("*.y*ml")) + sorted(Path(directory).glob("*.json")):
-            try:
+            if _declared_name(path) == name:
                 codebook = load_codebook_file(path)
-            except CodebookError:
-                continue
-            if codebook.name == name:
                 found[codebook.version] = codebook
-    return [found[v] for v in sorted(found, key=_version_key)]
+    return [found[v] for v in sorted(found, key=version_key)]
+
+
+def _declared_name(path: Path) -> str | None:
+    """The ``name`` a file says it is, or None for files that are not codebooks at all."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=_YAML_LOADER)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError):
+        return None
+    return data.get("name") if isinstance(data, dict) else None
 
 
 def load_codebook(ref: str | Path) -> Codebook:
     """Resolve a reference (``name``, ``name@version``, ``name@version#hash``) or a file path."""
     text = str(ref)
     path = Path(text)
-    if path.suffix.lower() in {".yaml", ".yml", ".json"} or path.exists():
+    if path.suffix.lower() in {".yaml", ".yml", ".json"} or path.is_file():
         return load_codebook_file(path)
     match = _REF.match(text)
     if not match:
@@ -117,9 +136,11 @@ def load_codebook(ref: str | Path) -> Codebook:
         known = ", ".join(sorted(_builtin_index()))
         raise CodebookError(f"no built-in codebook {name!r}; built-in: {known}; or pass a file path")
     if version is None:
-        version = max(versions, key=_version_key)
+        version = max(versions, key=version_key)
     if version not in versions:
-        raise CodebookError(f"codebook {name!r} has no version {version}; known: {', '.join(sorted(versions, key=_version_key))}")
+        raise CodebookError(
+            f"codebook {name!r} has no version {version}; known: {', '.join(sorted(versions, key=version_key))}"
+        )
     codebook = load_codebook_file(versions[version])
     if digest and not codebook.content_hash.startswith(digest):
         raise CodebookError(
