@@ -1,0 +1,174 @@
+"""Helpers the two studies share: prompt templates, statistics on paired scores, JSONL files, chat turns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from thoughtcode.analyses.common import json_safe
+from thoughtcode.corpus import Message
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+# --- prompt templates -------------------------------------------------------------------------------------
+@cache
+def prompt_template(name: str) -> str:
+    """The text of ``prompts/<name>.txt`` (placeholders in ``{braces}``, filled with :func:`render`)."""
+    path = PROMPTS_DIR / f"{name}.txt"
+    if not path.exists():
+        raise FileNotFoundError(f"no prompt template {name!r} in {PROMPTS_DIR}")
+    return path.read_text(encoding="utf-8")
+
+
+def render(name: str, **fields: Any) -> str:
+    """Fill a template; only the named ``{field}`` placeholders are replaced, other braces stay as they are."""
+    text = prompt_template(name)
+    for key, value in fields.items():
+        text = text.replace("{" + key + "}", str(value))
+    leftover = re.findall(r"\{([a-z_]+)\}", text)
+    if leftover:
+        raise ValueError(f"prompt {name!r}: unfilled placeholder(s) {', '.join(sorted(set(leftover)))}")
+    return text.strip() + "\n"
+
+
+def template_hash(*names: str) -> str:
+    """A short content hash of the templates a step used (recorded with every output)."""
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(name.encode())
+        digest.update(prompt_template(name).encode())
+    return digest.hexdigest()[:12]
+
+
+# --- text -------------------------------------------------------------------------------------------------
+def word_count(text: str) -> int:
+    """Whitespace-separated words."""
+    return len(text.split())
+
+
+def has_letters(text: str) -> bool:
+    """True when the text contains at least one letter (of any script)."""
+    return bool(_LETTER.search(text))
+
+
+def shorten(text: str, max_chars: int | None) -> str:
+    """The text cut to ``max_chars`` characters (with a visible mark), or unchanged."""
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    return text[:max_chars].rstrip() + " […]"
+
+
+def chat_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """Messages as OpenAI-style chat turns (``role``/``content``)."""
+    return [{"role": m.type, "content": m.content} for m in messages]
+
+
+def plain_transcript(messages: Sequence[Message], max_chars: int | None = None) -> str:
+    """``[User]`` / ``[Assistant]`` blocks, one per message."""
+    return "\n\n".join(f"[{m.type.capitalize()}]\n{shorten(m.content, max_chars)}" for m in messages)
+
+
+# --- paired statistics ------------------------------------------------------------------------------------
+def paired_summary(
+    a: Sequence[float], b: Sequence[float], n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> dict[str, Any]:
+    """Compare paired scores ``b`` against ``a`` (same items, same order).
+
+    Returns the means, the mean difference ``b - a`` with a paired (item-resampling) percentile bootstrap
+    interval, the relative gain ``mean(b) / mean(a) - 1`` with its bootstrap interval, the Wilcoxon
+    signed-rank test and the paired t-test (two-sided). Needs at least two pairs for the tests.
+    """
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError("paired scores must have the same length")
+    n = len(x)
+    out: dict[str, Any] = {"n": n, "mean_a": _mean(x), "mean_b": _mean(y)}
+    out["mean_diff"] = _mean(y - x)
+    out["relative_gain"] = _gain(x.mean(), y.mean()) if n else None
+    out["diff_ci"] = [None, None]
+    out["gain_ci"] = [None, None]
+    out["wilcoxon_stat"] = out["wilcoxon_p"] = out["t_stat"] = out["t_p"] = None
+    if n == 0:
+        return out
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    boot_a = x[idx].mean(axis=1)
+    boot_b = y[idx].mean(axis=1)
+    alpha = (1 - level) / 2
+    out["diff_ci"] = [float(v) for v in np.quantile(boot_b - boot_a, [alpha, 1 - alpha])]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gains = np.where(boot_a != 0, boot_b / boot_a - 1, np.nan)
+    gains = gains[np.isfinite(gains)]
+    if len(gains):
+        out["gain_ci"] = [float(v) for v in np.quantile(gains, [alpha, 1 - alpha])]
+    diff = y - x
+    if n >= 2 and np.any(diff != 0):
+        w = stats.wilcoxon(y, x, zero_method="wilcox", alternative="two-sided")
+        out["wilcoxon_stat"], out["wilcoxon_p"] = float(w.statistic), float(w.pvalue)
+        if np.std(diff, ddof=1) > 0:
+            t = stats.ttest_rel(y, x)
+            out["t_stat"], out["t_p"] = float(t.statistic), float(t.pvalue)
+        else:  # a constant non-zero difference: the t statistic is infinite
+            out["t_stat"], out["t_p"] = math.copysign(math.inf, float(diff.mean())), 0.0
+    return out
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(values.mean()) if len(values) else None
+
+
+def _gain(a: float, b: float) -> float | None:
+    return float(b / a - 1) if a else None
+
+
+def percentile_interval(values: Iterable[float], level: float = 0.95) -> list[float | None]:
+    """The central ``level`` percentile interval of bootstrap replicates (NaNs dropped)."""
+    arr = np.asarray(list(values), dtype=float)
+    arr = arr[np.isfinite(arr)]
+    if not len(arr):
+        return [None, None]
+    alpha = (1 - level) / 2
+    return [float(v) for v in np.quantile(arr, [alpha, 1 - alpha])]
+
+
+# --- files ------------------------------------------------------------------------------------------------
+def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
+    """Write dicts as JSON lines (UTF-8, NaN as null); returns the number of rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(json_safe(row), ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def read_jsonl(path: Path | str) -> list[dict[str, Any]]:
+    """All JSON objects of a JSONL file (blank lines ignored); errors name the line."""
+    rows = []
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+    return rows
+
+
+def write_json(payload: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(json_safe(payload), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
