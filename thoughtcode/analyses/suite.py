@@ -1,0 +1,50 @@
+"""The set of analyses and how to run the ones the inputs allow.
+
+LLM-judged analyses (semantic coverage, inference difficulty) will register here too once the coders'
+machinery is available: an entry is a function ``(inputs, **options) -> AnalysisResult``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from thoughtcode.analyses.categories import category_analysis
+from thoughtcode.analyses.common import AnalysisResult
+from thoughtcode.analyses.demographics import demographics_analysis
+from thoughtcode.analyses.inputs import AnalysisInputs
+from thoughtcode.analyses.lengths import length_analysis
+from thoughtcode.analyses.relations import relation_analysis
+from thoughtcode.analyses.shift import shift_analysis
+from thoughtcode.analyses.stages import stage_analysis
+from thoughtcode.analyses.topics import topic_analysis
+
+AnalysisFunction = Callable[..., AnalysisResult]
+
+ANALYSES: dict[str, AnalysisFunction] = {
+    "lengths": length_analysis,
+    "demographics": demographics_analysis,
+    "topics": topic_analysis,
+    "relations": relation_analysis,
+    "categories": category_analysis,
+    "stages": stage_analysis,
+    "shift": shift_analysis,
+}
+# Options each analysis accepts (others given to run_analyses are not passed to it).
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "stages": ("n_boot", "seed"),
+    "shift": ("embedder", "n_permutations", "max_pairs", "n_splits", "seed", "n_boot"),
+}
+
+
+def run_analysis(name: str, inputs: AnalysisInputs, **options: Any) -> AnalysisResult:
+    """Run one analysis by name with the options it accepts."""
+    if name not in ANALYSES:
+        raise ValueError(f"unknown analysis {name!r}; choose one of {', '.join(ANALYSES)}")
+    accepted = {k: v for k, v in options.items() if k in OPTIONS.get(name, ()) and v is not None}
+    return ANALYSES[name](inputs, **accepted)
+
+
+def run_analyses(inputs: AnalysisInputs, names: Sequence[str] | None = None, **options: Any) -> list[AnalysisResult]:
+    """Run several analyses (all by default); those whose inputs are missing return an unavailable result."""
+    return [run_analysis(name, inputs, **options) for name in (names or list(ANALYSES))]
