@@ -26,9 +26,9 @@ from thoughtcode.drafting import (
     revise,
     suggest_revisions,
 )
-from thoughtcode.drafting.revise import codebook_yaml
 from thoughtcode.labels import labels_frame, read_labels, write_labels
 from thoughtcode.taxonomy import load_codebook_file
+from thoughtcode.taxonomy.export import to_yaml
 
 
 class Rules:
@@ -117,7 +117,7 @@ def test_draft_code_suggest_revise_recode_measure(loop):
     kept, gone = merge.change["into"], merge.change["merge"][0]
     assert new.migration.map == {gone: kept, move[0]: list(move), move[1]: list(move)}
     path = loop["folder"] / "v2.yaml"
-    path.write_text(codebook_yaml(new), encoding="utf-8")
+    path.write_text(to_yaml(new), encoding="utf-8")
     assert load_codebook_file(path).content_hash == new.content_hash
 
     for name, spy in spies.items():

@@ -16,9 +16,9 @@ from thoughtcode.drafting import (
     measure_revision,
     recode_revision,
 )
-from thoughtcode.drafting.revise import codebook_yaml
 from thoughtcode.labels import LabelRecord
 from thoughtcode.taxonomy import load_codebook_file, parse_codebook
+from thoughtcode.taxonomy.export import to_yaml
 from thoughtcode.taxonomy.migrate import migrate_labels
 
 
@@ -183,7 +183,7 @@ def test_measure_is_paired_and_matches_cohen_kappa():
 
 
 def _write(path, codebook):
-    path.write_text(codebook_yaml(codebook), encoding="utf-8")
+    path.write_text(to_yaml(codebook), encoding="utf-8")
     return path
 
 

@@ -436,3 +436,18 @@ def test_chain_and_step_errors_are_explained(chain, tmp_path):
     silent = new_version(tmp_path, v1, "1.0.3", lambda data: None, None)
     with pytest.raises(CodebookError, match="declares no migration"):
         migration_path(v1, silent, versions=[v1, silent])
+
+
+def test_yaml_export_keeps_retired_categories_in_the_migration_map():
+    from thoughtcode.taxonomy import load_codebook, parse_codebook
+    from thoughtcode.taxonomy.export import to_yaml
+
+    old = load_codebook("reactions@1.0.0")
+    data = old.model_dump(mode="json", by_alias=True)
+    data["version"] = "1.1.0"
+    data["categories"] = [c for c in data["categories"] if c["id"] != "partial_satisfaction"]
+    data["migration"] = {"from": "1.0.0", "map": {"partial_satisfaction": None}}
+    new = parse_codebook(data)
+    again = parse_codebook(yaml.safe_load(to_yaml(new)))
+    assert again.migration.map == {"partial_satisfaction": None}
+    assert again.content_hash == new.content_hash

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from thoughtcode.drafting.induce import DraftingError
 from thoughtcode.drafting.suggest import Proposal, SuggestionReport
@@ -218,24 +217,6 @@ def apply_proposals(
         return parse_codebook(data, source=f"{codebook.name}@{new_version}")
     except ValueError as exc:
         raise DraftingError(f"the accepted proposals do not make a valid codebook: {exc}") from None
-
-
-def codebook_yaml(codebook: Codebook) -> str:
-    """YAML of a revised codebook that loads back to the same content hash.
-
-    Like :func:`thoughtcode.taxonomy.export.to_yaml`, but keeps ``null`` targets in the migration map: a
-    retired category must stay listed (``old_id: null``), or the version no longer says what became of it.
-    """
-    from thoughtcode.taxonomy.export import codebook_data
-
-    data = codebook_data(codebook)
-    if codebook.migration is not None:
-        data["migration"] = {"from": codebook.migration.from_version, "map": dict(codebook.migration.map)}
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
-    again = parse_codebook(yaml.safe_load(text), source=codebook.ref)
-    if again.content_hash != codebook.content_hash:  # pragma: no cover - a bug, not a user error
-        raise DraftingError(f"internal error: the YAML of {codebook.ref} does not load back to the same codebook")
-    return text
 
 
 def accepted(report: SuggestionReport, accept: str | Sequence[str]) -> list[Proposal]:

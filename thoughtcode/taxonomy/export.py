@@ -30,6 +30,9 @@ _CATEGORY_HEAD = ("id", "name", "parent", "aliases")
 def codebook_data(codebook: Codebook) -> dict[str, Any]:
     """The codebook as plain data, ready for YAML or JSON; each category starts with what identifies it."""
     data = _compact(codebook.model_dump(mode="json", by_alias=True))
+    if codebook.migration is not None:
+        # a retired category is mapped to null: dropping it would lose what became of it
+        data["migration"] = {"from": codebook.migration.from_version, "map": dict(codebook.migration.map)}
     data["categories"] = [
         {
             **{k: c[k] for k in _CATEGORY_HEAD if k in c},
