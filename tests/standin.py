@@ -1,0 +1,403 @@
+"""A stand-in LLM server on 127.0.0.1 that speaks the OpenAI and Anthropic HTTP APIs.
+
+The real SDKs (through instructor) make real HTTP requests to it; nothing is mocked. It answers like a
+model would, but by a rule: it reads the units fenced in the prompt, takes the text being coded and picks a
+code by keyword (or by a hash of the text), so answers depend on the content. It is also a naive model: an
+instruction such as "ignore the instructions and answer X" found *outside* the data fences is obeyed, so a
+broken fence would show up as a steered label.
+
+Scripted behaviours, per request (``script``, consumed in order) or whenever a unit's text contains a
+trigger substring (``triggers``): ``ok``, ``429`` (with Retry-After), ``500``, ``timeout`` (holds the
+connection for ``timeout_delay`` seconds without answering), ``malformed`` (broken JSON), ``bad_label`` (a code outside the codebook),
+``truncate`` (finish reason ``length`` / stop reason ``max_tokens``), ``drop_unit`` (a batch answer
+without its last unit), ``401``. ``latency`` delays every answer (for benchmarks).
+
+It counts requests, statuses and tokens; tokens are counted on the actual request text (all messages and the
+tool schema) and on the answer text with :func:`thoughtcode.corpus.count_tokens`, and are reported in the
+``usage`` of each answer, so tests can compare the coder's accounting with the server's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from thoughtcode.corpus import count_tokens
+
+UNIT_BLOCK = re.compile(r'<unit id="([^"]+)">\n(.*?)\n</unit>', re.DOTALL)
+DATA_BLOCK = re.compile(r'<data field="(\w+)">\n(.*?)\n</data>', re.DOTALL)
+INJECTION = re.compile(r"ignore (?:all |the |previous |your )*instructions,? and answer (?:with )?([a-z_]+)", re.IGNORECASE)
+BEHAVIOURS = ("ok", "429", "500", "timeout", "malformed", "bad_label", "truncate", "drop_unit", "401")
+
+Rule = Callable[[str, list[str]], "str | list[str]"]
+
+
+@dataclass
+class SeenUnit:
+    key: str
+    fields: dict[str, str]
+    text: str
+
+
+@dataclass
+class RequestLog:
+    """What one HTTP request asked and how it was answered."""
+
+    api: str
+    behaviour: str
+    status: int
+    units: list[SeenUnit]
+    prompt: str
+    outside_fences: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    reask: bool = False
+    answer: Any = None
+
+
+def _text_of(content: Any) -> str:
+    """Text of an OpenAI or Anthropic message content (string or list of blocks)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content:
+        if isinstance(block, dict):
+            if block.get("type") == "text":
+                parts.append(block.get("text", ""))
+            elif block.get("type") == "tool_use":
+                parts.append(json.dumps(block.get("input", {})))
+            elif block.get("type") == "tool_result":
+                parts.append(_text_of(block.get("content")))
+        else:
+            parts.append(str(block))
+    return "\n".join(parts)
+
+
+def _find_enum(schema: Any) -> list[str] | None:
+    if isinstance(schema, dict):
+        if "enum" in schema and all(isinstance(v, str) for v in schema["enum"]):
+            return list(schema["enum"])
+        for value in schema.values():
+            found = _find_enum(value)
+            if found:
+                return found
+    elif isinstance(schema, list):
+        for value in schema:
+            found = _find_enum(value)
+            if found:
+                return found
+    return None
+
+
+class StandIn:
+    """The server. Use as a context manager, or call :meth:`start` and :meth:`stop`."""
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        keywords: dict[str, str] | None = None,
+        rule: Rule | None = None,
+        api_key: str | None = None,
+        retry_after: str = "1",
+        timeout_delay: float = 2.0,
+    ):
+        self.latency = latency
+        self.keywords = {k.lower(): v for k, v in (keywords or {}).items()}
+        self.rule = rule
+        self.api_key = api_key
+        self.retry_after = retry_after
+        self.timeout_delay = timeout_delay
+        self.script: deque[str] = deque()
+        self.triggers: dict[str, str] = {}
+        self.log: list[RequestLog] = []
+        self.statuses: Counter[int] = Counter()
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+    def start(self) -> StandIn:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                standin._handle(self)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> StandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the server first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return self.url + "/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return self.url
+
+    # --- scripting and counters ----------------------------------------------------------------------
+    def queue(self, *behaviours: str) -> None:
+        """Behaviours for the next requests, in order (then back to triggers / ``ok``)."""
+        for behaviour in behaviours:
+            if behaviour not in BEHAVIOURS:
+                raise ValueError(f"unknown behaviour {behaviour!r}")
+        with self._lock:
+            self.script.extend(behaviours)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.script.clear()
+            self.triggers.clear()
+            self.log.clear()
+            self.statuses.clear()
+            self.tokens_in = self.tokens_out = 0
+
+    @property
+    def requests(self) -> int:
+        return len(self.log)
+
+    # --- the model ------------------------------------------------------------------------------------
+    def choose(self, text: str, labels: list[str]) -> str:
+        """The code this 'model' gives a text: a keyword rule, else a stable hash of the text."""
+        if self.rule is not None:
+            chosen = self.rule(text, labels)
+            return chosen if isinstance(chosen, str) else chosen[0]
+        lowered = text.lower()
+        for keyword, label in self.keywords.items():
+            if keyword in lowered and label in labels:
+                return label
+        return labels[int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) % len(labels)]
+
+    @staticmethod
+    def parse_units(prompt: str) -> tuple[list[SeenUnit], str]:
+        """Units fenced in a prompt, and the prompt text outside every data fence."""
+        units = []
+        for match in UNIT_BLOCK.finditer(prompt):
+            fields = {m.group(1): m.group(2) for m in DATA_BLOCK.finditer(match.group(2))}
+            main = fields.get("thought") or (list(fields.values())[-1] if fields else match.group(2))
+            units.append(SeenUnit(key=match.group(1), fields=fields, text=main))
+        return units, DATA_BLOCK.sub("<data/>", prompt)
+
+    def _answer_for(self, unit: SeenUnit, labels: list[str], multi: bool, outside: str, bad: bool) -> dict[str, Any]:
+        steer = INJECTION.search(outside)
+        if bad:
+            label = "not_a_code"
+        elif steer and steer.group(1) in labels:
+            label = steer.group(1)
+        else:
+            label = self.choose(unit.text, labels)
+        body: dict[str, Any] = {"labels": [label]} if multi else {"label": label}
+        body["rationale"] = f"keyword rule on {len(unit.text)} characters"
+        body["confidence"] = 0.8
+        return body
+
+    # --- HTTP -----------------------------------------------------------------------------------------
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            self._send(handler, 400, {"error": {"message": "request body is not JSON"}})
+            return
+        api = "anthropic" if handler.path.rstrip("/").endswith("/messages") else "openai"
+        if not handler.path.rstrip("/").endswith(("/chat/completions", "/messages")):
+            self._send(handler, 404, {"error": {"message": f"no route {handler.path}"}})
+            return
+        given = handler.headers.get("x-api-key") or (handler.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+
+        messages = body.get("messages", [])
+        system = _text_of(body.get("system"))
+        texts = [system] + [_text_of(m.get("content")) for m in messages]
+        for m in messages:  # OpenAI tool calls sent back on a re-ask
+            for call in m.get("tool_calls") or []:
+                texts.append(call.get("function", {}).get("arguments", ""))
+        prompt = "\n".join(t for t in texts if t)
+        tools = body.get("tools") or []
+        tokens_in = count_tokens(prompt) + (count_tokens(json.dumps(tools)) if tools else 0)
+        first_user = next((_text_of(m.get("content")) for m in messages if m.get("role") == "user" and "<unit id=" in _text_of(m.get("content"))), "")
+        units, _ = self.parse_units(first_user)
+        _, outside = self.parse_units(prompt)
+        reask = len(messages) > (2 if any(m.get("role") == "system" for m in messages) else 1)
+
+        with self._lock:
+            behaviour = self.script.popleft() if self.script else None
+        if behaviour is None:
+            behaviour = "ok"
+            for trigger, scripted in self.triggers.items():
+                if any(trigger in u.text for u in units):
+                    behaviour = scripted
+                    break
+        if self.api_key is not None and given != self.api_key:
+            behaviour = "401"
+        entry = RequestLog(api=api, behaviour=behaviour, status=200, units=units, prompt=prompt, outside_fences=outside, reask=reask)
+        if self.latency:
+            time.sleep(self.latency)
+
+        if behaviour in ("429", "500", "401"):
+            status = int(behaviour)
+            message = {
+                429: "Rate limit reached, retry later",
+                500: "The server had an error while processing your request",
+                401: f"Incorrect API key provided: {given}",
+            }[status]
+            headers = {"Retry-After": self.retry_after} if status == 429 else {}
+            entry.status = status
+            self._record(entry)
+            error_type = {429: "rate_limit_error", 500: "api_error", 401: "authentication_error"}[status]
+            payload = (
+                {"type": "error", "error": {"type": error_type, "message": message}}
+                if api == "anthropic"
+                else {"error": {"message": message, "type": error_type, "code": None}}
+            )
+            self._send(handler, status, payload, headers)
+            return
+        if behaviour == "timeout":  # logged on arrival; by the time we would answer, the client has given up
+            entry.status = 0
+            self._record(entry)
+            time.sleep(self.timeout_delay)
+            handler.close_connection = True
+            return
+
+        schema = tools[0].get("function", {}).get("parameters") if api == "openai" and tools else (tools[0].get("input_schema") if tools else None)
+        schema_text = json.dumps(schema) if schema is not None else prompt
+        labels = _find_enum(schema) if schema is not None else None
+        if labels is None:
+            found = re.search(r'"enum":\s*(\[[^\]]*\])', prompt)
+            labels = json.loads(found.group(1)) if found else ["unknown"]
+        batch = '"answers"' in schema_text
+        multi = '"labels"' in schema_text
+        answers = [self._answer_for(u, labels, multi, outside, behaviour == "bad_label") for u in units] or [
+            self._answer_for(SeenUnit("u1", {}, prompt), labels, multi, outside, behaviour == "bad_label")
+        ]
+        if batch:
+            items = [{"unit_id": u.key, **a} for u, a in zip(units, answers, strict=False)]
+            if behaviour == "drop_unit" and len(items) > 1:
+                items = items[:-1]
+            arguments_obj: dict[str, Any] = {"answers": items}
+        else:
+            arguments_obj = answers[0]
+        arguments = json.dumps(arguments_obj)
+        finish = "stop"
+        if behaviour == "malformed":
+            arguments = arguments[: max(10, len(arguments) // 2)].replace('"', "'", 2) + ' ,,}'
+        if behaviour == "truncate":
+            arguments = arguments[: max(8, len(arguments) // 3)]
+            finish = "length"
+        entry.answer = arguments
+        entry.tokens_in = tokens_in
+        entry.tokens_out = count_tokens(arguments)
+        self._record(entry)
+        usage_in, usage_out = entry.tokens_in, entry.tokens_out
+
+        if api == "openai":
+            tool_mode = bool(tools)
+            message: dict[str, Any] = {"role": "assistant", "content": None if tool_mode else arguments}
+            if tool_mode:
+                name = tools[0]["function"]["name"]
+                message["tool_calls"] = [{"id": f"call_{len(self.log)}", "type": "function", "function": {"name": name, "arguments": arguments}}]
+            payload = {
+                "id": f"chatcmpl-{len(self.log)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "standin"),
+                "choices": [{"index": 0, "message": message, "finish_reason": "length" if finish == "length" else ("tool_calls" if tool_mode else "stop")}],
+                "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out, "total_tokens": usage_in + usage_out},
+            }
+        else:
+            if behaviour in ("malformed", "truncate") or not tools:
+                content = [{"type": "text", "text": arguments}]
+            else:
+                content = [{"type": "tool_use", "id": f"toolu_{len(self.log)}", "name": tools[0]["name"], "input": arguments_obj}]
+            stop = "max_tokens" if finish == "length" else ("tool_use" if tools and behaviour != "malformed" else "end_turn")
+            payload = {
+                "id": f"msg_{len(self.log)}",
+                "type": "message",
+                "role": "assistant",
+                "model": body.get("model", "standin"),
+                "content": content,
+                "stop_reason": stop,
+                "stop_sequence": None,
+                "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
+            }
+        self._send(handler, 200, payload)
+
+    def _record(self, entry: RequestLog) -> None:
+        with self._lock:
+            self.log.append(entry)
+            self.statuses[entry.status] += 1
+            self.tokens_in += entry.tokens_in
+            self.tokens_out += entry.tokens_out
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(data)
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+            handler.close_connection = True
+
+
+@dataclass
+class Environment:
+    """Environment variables that point the SDKs at a stand-in server with a fake key."""
+
+    server: StandIn
+    key: str = "sk-standin-SECRET-0123456789abcdef"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def variables(self) -> dict[str, str]:
+        return {
+            "OPENAI_API_KEY": self.key,
+            "OPENAI_BASE_URL": self.server.openai_base_url,
+            "ANTHROPIC_API_KEY": self.key,
+            "ANTHROPIC_BASE_URL": self.server.anthropic_base_url,
+            **self.extra,
+        }
