@@ -186,22 +186,669 @@ def _add_corpus_commands(subparsers: argparse._SubParsersAction) -> None:
 
 # --- demo ---------------------------------------------------------------------------------------------
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from thoughtcode.corpus import corpus_stats, read_corpus
+    from thoughtcode.coders import format_summary, make_coder, parse_spec, run_coding
 
-    print(f"thoughtcode {__version__}: bundled sample {SAMPLE_CORPUS.name}")
-    print(_format_stats(corpus_stats(read_corpus(SAMPLE_CORPUS))))
+    print(f"thoughtcode {__version__}: the main job on the bundled sample ({SAMPLE_CORPUS.name}, 20 ThoughtTrace conversations)")
+    print(f"coder: {args.coder} (offline); reference: the release's thought labels, which the local models never saw in training\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for scheme in ("reasons", "reactions"):
+        out = args.out / f"{scheme}.jsonl"
+        out.unlink(missing_ok=True)  # a demo is a fresh run, not a resumed one
+        print(f"== thoughtcode code {SAMPLE_CORPUS.name} --scheme {scheme} --coder {args.coder} --out {out}")
+        summary = run_coding(SAMPLE_CORPUS, scheme, make_coder(parse_spec(args.coder)), out, progress=False, bootstrap=args.bootstrap)
+        print(format_summary(summary))
+        print()
     return 0
 
 
 def _add_demo_command(subparsers: argparse._SubParsersAction) -> None:
-    demo = subparsers.add_parser("demo", help="run the main job on the bundled sample conversations")
+    demo = subparsers.add_parser(
+        "demo",
+        help="the main job on the bundled sample: code reasons and reactions offline, print agreement",
+        description="Auto-code the bundled sample conversations with the offline local coder (reasons and "
+        "reactions) and print each run's summary with its agreement against the release labels.",
+    )
+    demo.add_argument("--out", type=Path, default=Path("demo-output"), help="folder for the labels tables (default demo-output/)")
+    demo.add_argument("--coder", default="local", help="coder spec (default: local, offline)")
+    demo.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for the intervals (default 1000)")
     demo.set_defaults(handler=_cmd_demo)
+
+
+# --- analyses -------------------------------------------------------------------------------------------
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from thoughtcode.analyses import load_inputs, run_analyses, summary_lines, write_outputs
+
+    codebooks = {}
+    for item in args.codebook or []:
+        scheme, sep, ref = item.partition("=")
+        if not sep or not scheme or not ref:
+            raise UserError(f"--codebook {item!r}: use SCHEME=REF, e.g. topics=topics@1.0.0 or topics=my.yaml")
+        codebooks[scheme.strip()] = ref.strip()
+    inputs = load_inputs(
+        args.file,
+        labels=args.labels or [],
+        baselines=getattr(args, "baseline", None) or [],
+        format=args.format,
+        skip_invalid=args.skip_invalid,
+        release_labels=not args.no_release_labels,
+        coder=args.coder,
+        codebooks=codebooks,
+    )
+    names = None if args.analysis == "all" else [args.analysis]
+    options = {
+        "n_boot": getattr(args, "bootstrap", None),
+        "seed": args.seed,
+        "embedder": getattr(args, "embedder", None),
+        "n_permutations": getattr(args, "permutations", None),
+        "max_pairs": getattr(args, "max_pairs", None),
+    }
+    results = run_analyses(inputs, names, **options)
+    written = write_outputs(results, args.out, inputs, html_report=args.analysis == "all") if args.out else None
+    if args.json:
+        from thoughtcode.analyses import results_payload
+
+        payload = results_payload(results, inputs)
+        if written:
+            payload["written"] = written
+        print(json.dumps(payload if names is None else payload["analyses"][names[0]], indent=2, ensure_ascii=False))
+    else:
+        for result in results:
+            print(f"== {result.title}" + ("" if result.available else " (not available)"))
+            for line in summary_lines(result) if result.available else []:
+                print(f"  {line}")
+            if names is not None:
+                for name, table in result.tables.items():
+                    if result.primary_tables is None or name in result.primary_tables:
+                        print(f"\n  {name}\n" + table.to_string(max_rows=60, max_colwidth=36))
+            for note in result.notes:
+                print(f"  note: {note}")
+        for note in inputs.notes:
+            print(f"note: {note}")
+        if written:
+            print(f"wrote {len(written['tables'])} tables, {len(written['figures'])} figures"
+                  + (f", {written['report']}" if "report" in written else "") + f" and {written['results']}")
+    return 0
+
+
+def _add_analyses_commands(subparsers: argparse._SubParsersAction) -> None:
+    class FileOrAnalysis(argparse._SubParsersAction):
+        """Subcommands that also accept a corpus FILE first: ``analyze FILE ...`` means ``analyze all FILE ...``."""
+
+        class Choices(dict):
+            open = False
+
+            def __contains__(self, key: object) -> bool:
+                return True if self.open else dict.__contains__(self, key)
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._name_parser_map = self.choices = self.Choices()
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            name = values[0]
+            if not dict.__contains__(self._name_parser_map, name):
+                if not (Path(name).exists() or Path(name).suffix):
+                    known = ", ".join(dict.keys(self._name_parser_map))
+                    raise argparse.ArgumentError(self, f"invalid choice: {name!r} (choose {known}, or give a corpus FILE)")
+                values = ["all", *values]
+            super().__call__(parser, namespace, values, option_string)
+
+    analyze = subparsers.add_parser(
+        "analyze",
+        help="the ThoughtTrace analyses on a corpus: lengths, demographics, topics, relations, thought categories, stages, shift",
+        description="Run the ThoughtTrace analyses. 'thoughtcode analyze FILE --out DIR' (same as 'analyze all FILE "
+        "--out DIR') runs every analysis its inputs allow and writes DIR/report.html, DIR/results.json, "
+        "DIR/tables/*.csv and DIR/figures/*.png; 'thoughtcode analyze NAME FILE' runs one analysis.",
+    )
+    sub = analyze.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS|FILE", action=FileOrAnalysis)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        _add_reader_options(p)
+        p.add_argument("--labels", nargs="+", action="extend", type=Path, metavar="PATH",
+                       help="labels table(s) (.jsonl/.csv/.parquet) of any scheme; given labels override the corpus's own")
+        p.add_argument("--no-release-labels", action="store_true", help="ignore the thought labels stored in the corpus")
+        p.add_argument("--coder", help="coder to use when a labels table holds several (default: the one with most labels)")
+        p.add_argument("--codebook", action="append", metavar="SCHEME=REF",
+                       help="codebook for a scheme (reference like topics@1.0.0 or a file); default: the built-in one")
+        p.add_argument("--seed", type=int, default=0, help="random seed for bootstrap, permutations and folds (default 0)")
+        p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    def bootstrap(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--bootstrap", type=int, default=2000, metavar="N",
+                       help="bootstrap resamples of conversations for Cramér's V intervals (default 2000)")
+
+    def shift_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--embedder", default="static", help="embedder: static (default), minilm, or a model2vec folder")
+        p.add_argument("--permutations", type=int, default=500, metavar="N", help="MMD permutations (default 500)")
+        p.add_argument("--max-pairs", type=int, default=2000, metavar="N", help="pairs per type used for MMD (default 2000)")
+
+    everything = sub.add_parser("all", help="run every analysis the inputs allow and write the report")
+    common(everything)
+    everything.add_argument("--baseline", nargs="+", action="extend", type=Path, metavar="FILE",
+                            help="other corpora (e.g. WildChat, LMSYS) overlaid in the length figures")
+    everything.add_argument("--out", type=Path, required=True, help="output folder")
+    bootstrap(everything)
+    shift_options(everything)
+    everything.set_defaults(handler=_cmd_analyze)
+    helps = {
+        "lengths": "messages per conversation and tokens per message by role (with --baseline corpora overlaid)",
+        "demographics": "survey answers per respondent: age brackets, gender, education, occupations, AI use, purposes",
+        "topics": "topic categories and subtopics from a topics labels table (multi-label)",
+        "relations": "turn relations and the turn-to-turn flow from a relations labels table",
+        "categories": "counts and shares of thought categories (reasons, reactions, any scheme)",
+        "stages": "stage x category tests (chi-square, Cramér's V with conversation bootstrap, residuals), also vs relation, topic, length",
+        "shift": "thoughts vs messages: embedding distances, centroid distance, MMD and probe AUC for three pair types",
+    }
+    for name, text in helps.items():
+        one = sub.add_parser(name, help=text, description=text)
+        common(one)
+        one.add_argument("--out", type=Path, help="also write tables/*.csv, figures/*.png and results.json here")
+        if name == "lengths":
+            one.add_argument("--baseline", nargs="+", action="extend", type=Path, metavar="FILE",
+                             help="other corpora overlaid in the figures")
+        if name == "stages":
+            bootstrap(one)
+        if name == "shift":
+            shift_options(one)
+        one.set_defaults(handler=_cmd_analyze)
+    sub._name_parser_map.open = True
+
+
+# --- taxonomy -------------------------------------------------------------------------------------------
+def _cmd_taxonomy_list(args: argparse.Namespace) -> int:
+    from thoughtcode.taxonomy import builtin_codebooks
+    from thoughtcode.taxonomy.model import version_key
+
+    rows = [
+        {
+            "name": cb.name,
+            "version": cb.version,
+            "unit": cb.unit,
+            "multi_label": cb.multi_label,
+            "categories": len(cb.categories),
+            "labels": len(cb.label_ids),
+            "ref": cb.ref,
+            "title": cb.title,
+        }
+        for cb in sorted(builtin_codebooks(), key=lambda cb: (cb.name, version_key(cb.version)))
+    ]
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(f"{'name':<12} {'version':<9} {'unit':<13} {'labels':>6} {'categories':>10}  ref")
+    for row in rows:
+        kind = " (multi-label)" if row["multi_label"] else ""
+        print(
+            f"{row['name']:<12} {row['version']:<9} {row['unit']:<13} {row['labels']:>6} {row['categories']:>10}  "
+            f"{row['ref']}{kind}"
+        )
+    return 0
+
+
+def _cmd_taxonomy_show(args: argparse.Namespace) -> int:
+    from thoughtcode.taxonomy import load_codebook
+    from thoughtcode.taxonomy.export import label_json_schema, to_json, to_markdown, to_yaml
+
+    codebook = load_codebook(args.ref)
+    if args.format == "schema":
+        _print_json(label_json_schema(codebook))
+    else:
+        sys.stdout.write({"md": to_markdown, "yaml": to_yaml, "json": to_json}[args.format](codebook))
+    return 0
+
+
+def _cmd_taxonomy_validate(args: argparse.Namespace) -> int:
+    from thoughtcode.taxonomy import load_codebook_file
+
+    codebook = load_codebook_file(args.file)
+    print(codebook.ref)
+    print(
+        f"{args.file}: valid; {len(codebook.categories)} categories, {len(codebook.label_ids)} assignable, "
+        f"unit {codebook.unit}, {'multi' if codebook.multi_label else 'single'}-label",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _cmd_taxonomy_diff(args: argparse.Namespace) -> int:
+    from thoughtcode.taxonomy import load_codebook
+    from thoughtcode.taxonomy.diff import diff_codebooks
+
+    diff = diff_codebooks(load_codebook(args.a), load_codebook(args.b))
+    if args.json:
+        _print_json(diff.to_dict())
+    else:
+        print(diff.format_text())
+    return 0
+
+
+def _cmd_taxonomy_migrate(args: argparse.Namespace) -> int:
+    from thoughtcode.labels import read_labels, write_labels
+    from thoughtcode.taxonomy import codebook_versions, load_codebook
+    from thoughtcode.taxonomy.migrate import migrate_labels
+
+    source, target = load_codebook(args.source), load_codebook(args.target)
+    search_dirs = [Path(ref).parent for ref in (args.source, args.target) if Path(ref).is_file()]
+    versions = codebook_versions(source.name, [*search_dirs, *args.versions_dir])
+    result = migrate_labels(
+        read_labels(args.labels), source, target, versions=versions, assume_unstamped=args.assume_unstamped
+    )
+    if args.out:
+        write_labels(result.frame, args.out)
+    if args.json:
+        _print_json({**result.report.to_dict(), "out": str(args.out) if args.out else None})
+    else:
+        print(result.report.format_text())
+        print(f"wrote {args.out}" if args.out else "dry run: nothing written (pass --out FILE to write the table)")
+    return 0
+
+
+def _add_taxonomy_commands(subparsers: argparse._SubParsersAction) -> None:
+    taxonomy = subparsers.add_parser(
+        "taxonomy",
+        help="list, show, validate, diff codebooks and migrate labels between versions",
+        description="Codebooks are referred to as NAME, NAME@VERSION or NAME@VERSION#HASH (built-in) or by the "
+        "path of a YAML/JSON file.",
+    )
+    sub = taxonomy.add_subparsers(dest="taxonomy_command", required=True, metavar="COMMAND")
+
+    listing = sub.add_parser("list", help="the built-in codebooks with their references")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    listing.set_defaults(handler=_cmd_taxonomy_list)
+
+    show = sub.add_parser("show", help="print a codebook as Markdown, YAML, JSON, or its label JSON Schema")
+    show.add_argument("ref", help="codebook reference (e.g. topics@1.0.0) or file")
+    show.add_argument(
+        "--format",
+        choices=["md", "yaml", "json", "schema"],
+        default="md",
+        help="md: printable codebook for human coders (default); yaml/json: the codebook file; schema: JSON "
+        "Schema of one unit's label",
+    )
+    show.set_defaults(handler=_cmd_taxonomy_show)
+
+    validate = sub.add_parser(
+        "validate",
+        help="check a codebook file strictly; prints its reference, or every problem (exit 2)",
+    )
+    validate.add_argument("file", type=Path, help="codebook file (.yaml, .yml or .json)")
+    validate.set_defaults(handler=_cmd_taxonomy_validate)
+
+    diff = sub.add_parser(
+        "diff", help="categories added, removed, renamed, merged, split, redefined and moved from A to B"
+    )
+    diff.add_argument("a", help="old codebook (reference or file)")
+    diff.add_argument("b", help="new codebook (reference or file)")
+    diff.add_argument("--json", action="store_true", help="print one JSON object")
+    diff.set_defaults(handler=_cmd_taxonomy_diff)
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="rewrite a labels table from codebook A to a later version B; marks split/retired labels for re-coding",
+        description="Rows must carry the codebook reference of A (name@version#hash); rows of another version or "
+        "hash of the same codebook are refused, rows of other codebooks pass through untouched. Versions in "
+        "between are chained through their 'migration' sections.",
+    )
+    migrate.add_argument("labels", type=Path, help="labels table (.jsonl, .csv or .parquet)")
+    migrate.add_argument("--from", dest="source", required=True, help="codebook the labels were made with")
+    migrate.add_argument("--to", dest="target", required=True, help="codebook to migrate to")
+    migrate.add_argument("--out", type=Path, help="write the migrated table here (without it: report only)")
+    migrate.add_argument(
+        "--versions-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="folder with intermediate codebook versions (repeatable; the folders of --from/--to files are searched)",
+    )
+    migrate.add_argument(
+        "--assume-unstamped", action="store_true", help="treat rows without a codebook reference as made with --from"
+    )
+    migrate.add_argument("--json", action="store_true", help="print the report as JSON")
+    migrate.set_defaults(handler=_cmd_taxonomy_migrate)
+
+
+# --- coders ---------------------------------------------------------------------------------------------
+def _cmd_code(args: argparse.Namespace) -> int:
+    from thoughtcode.coders import CoderSpecError, format_summary, make_coder, parse_spec, run_coding
+
+    try:
+        spec = parse_spec(args.coder)
+    except CoderSpecError as exc:
+        raise UserError(str(exc)) from None
+    if args.few_shot and not args.examples:
+        raise UserError("--few-shot N needs --examples FILE (a labelled corpus, or a table with text and label)")
+    if args.samples > 1 and args.temperature is not None and args.temperature == 0:
+        print("thoughtcode: warning: --samples > 1 with --temperature 0 repeats the same answer", file=sys.stderr)
+    options: dict[str, Any] = {}
+    if spec.is_llm:
+        options = {
+            "concurrency": args.concurrency,
+            "max_retries": args.max_retries,
+            "http_retries": args.http_retries,
+            "timeout": args.timeout,
+            "backoff": args.backoff,
+            "units_per_request": args.units_per_request,
+            "samples": args.samples,
+            "temperature": args.temperature,
+            "max_tokens": args.max_tokens,
+            "mode": args.mode,
+            "few_shot": args.few_shot,
+            "examples": args.examples,
+            "prompt": args.prompt,
+            "cache": None if args.no_cache else args.cache,
+        }
+    try:
+        coder = make_coder(spec, **options)
+    except CoderSpecError as exc:
+        raise UserError(str(exc)) from None
+    summary = run_coding(
+        args.file,
+        args.scheme,
+        coder,
+        args.out,
+        codebook=args.codebook,
+        format=args.format,
+        skip_invalid=args.skip_invalid,
+        limit=args.limit,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+        price_in=args.price_in,
+        price_out=args.price_out,
+        bootstrap=args.bootstrap,
+    )
+    if args.json:
+        _print_json(summary)
+    else:
+        print(format_summary(summary))
+    return 0
+
+
+def _add_coders_commands(subparsers: argparse._SubParsersAction) -> None:
+    code = subparsers.add_parser(
+        "code",
+        help="label the units of a corpus with a codebook (LLM or local coder) into a labels table",
+        description="Code every unit of a corpus (thoughts for reasons/reactions, user turns for relations, "
+        "conversations for topics) and append one JSON line per unit to OUT. Re-running the same command "
+        "resumes; --retry-failed re-codes only the failures. Keys come from OPENAI_API_KEY, ANTHROPIC_API_KEY "
+        "or OPENAI_COMPATIBLE_API_KEY and never appear in output, cache or messages.",
+    )
+    _add_reader_options(code)
+    code.add_argument("--scheme", required=True, choices=["reasons", "reactions", "relations", "topics"], help="what to code")
+    code.add_argument("--codebook", help="codebook reference (reasons@1.0.0) or YAML/JSON file (default: the scheme's built-in)")
+    code.add_argument(
+        "--coder",
+        default="local",
+        help="local (default, offline), local:PATH, openai:MODEL, anthropic:MODEL or openai-compatible:BASE_URL#MODEL",
+    )
+    code.add_argument("--out", type=Path, required=True, help="labels table to append to (.jsonl)")
+    code.add_argument("--limit", type=int, help="code only the first N units")
+    code.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    code.add_argument("--max-retries", type=int, default=2, help="re-asks of an answer that fails validation before the unit is recorded as failed (default 2)")
+    code.add_argument("--http-retries", type=int, default=6, help="retries of 429, 5xx, timeouts and connection errors per request (default 6)")
+    code.add_argument("--backoff", type=float, default=1.0, help="base seconds of the exponential backoff between HTTP retries (default 1)")
+    code.add_argument("--timeout", type=float, default=60.0, help="seconds before a request times out (default 60)")
+    code.add_argument("--units-per-request", type=int, default=1, metavar="K", help="code K units per request; the codebook text is paid once (default 1)")
+    code.add_argument("--few-shot", type=int, default=0, metavar="N", help="show N labelled examples from --examples in the prompt")
+    code.add_argument("--examples", type=Path, help="labelled file for --few-shot: a corpus with thought labels, or a table with text and label")
+    code.add_argument("--samples", type=int, default=1, metavar="K", help="code each unit K times and keep the majority; confidence = share agreeing (default 1)")
+    code.add_argument("--temperature", type=float, help="sampling temperature (default: the provider's)")
+    code.add_argument("--max-tokens", type=int, help="output token limit per request (default 300 + 150 per unit)")
+    code.add_argument("--mode", choices=["tools", "json"], default="tools", help="structured output through tool calls (default) or JSON mode")
+    code.add_argument("--prompt", type=Path, help="prompt template file (or directory of <unit>.txt files) replacing the built-in one")
+    code.add_argument("--cache", type=Path, default=Path(".thoughtcode-cache") / "cache.sqlite", help="answer cache (default .thoughtcode-cache/cache.sqlite)")
+    code.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    code.add_argument("--retry-failed", action="store_true", help="re-code only the units recorded as failed in OUT, keeping one row per unit")
+    code.add_argument("--price-in", type=float, help="price per million input tokens, for the cost estimate")
+    code.add_argument("--price-out", type=float, help="price per million output tokens, for the cost estimate")
+    code.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates of the agreement intervals (default 1000)")
+    code.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    code.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    code.set_defaults(handler=_cmd_code)
+
+
+# --- studies (thoughtcode.analyses.studies; handlers in studies/commands.py) ------------------------------
+def _add_study_commands(subparsers: argparse._SubParsersAction) -> None:
+    def handler(name: str) -> Callable[[argparse.Namespace], int]:
+        def run(args: argparse.Namespace) -> int:
+            from thoughtcode.analyses.studies import commands
+
+            return getattr(commands, name)(args)
+
+        return run
+
+    def model_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once per model (default 8)")
+        p.add_argument("--max-retries", type=int, default=2, help="re-asks of an invalid answer before it counts as failed (default 2)")
+        p.add_argument("--timeout", type=float, default=120.0, help="seconds before a request times out (default 120)")
+        p.add_argument("--temperature", type=float, help="sampling temperature (default: the provider's)")
+        p.add_argument("--cache", type=Path, default=Path(".thoughtcode-cache") / "cache.sqlite", help="answer cache shared with the coders (default .thoughtcode-cache/cache.sqlite)")
+        p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+        p.add_argument("--seed", type=int, default=0, help="seed of sampling, splits and bootstrap (default 0)")
+        p.add_argument("--out", type=Path, required=True, help="output directory")
+
+    specs = "openai:MODEL, anthropic:MODEL or openai-compatible:BASE_URL#MODEL (keys from OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENAI_COMPATIBLE_API_KEY)"
+    study = subparsers.add_parser("study", help="the ThoughtTrace downstream studies: next-message prediction, thought-guided rewrites, pairwise judging, DPO")
+    sub = study.add_subparsers(dest="study_command", required=True, metavar="COMMAND")
+
+    predict = sub.add_parser(
+        "predict",
+        help="Study 1: do thoughts help predict what the user says next?",
+        description="Every assistant reply followed by a user message is an item. Each predictor writes the next user "
+        "message from the history alone and from the history with the user's reasons and reactions interleaved (marked "
+        "as private thoughts). An LLM judge (never the predictor itself) scores similarity to the real message 0-100; an "
+        "offline embedding cosine needs no calls. Prints Table 1, the relative gain, paired bootstrap intervals, "
+        "Wilcoxon and paired t-tests; writes per-item results and report.html. Models: " + specs,
+    )
+    _add_reader_options(predict)
+    predict.add_argument("--predictor", action="append", required=True, metavar="SPEC", help="a predictor model (repeat for several)")
+    predict.add_argument("--judge", action="append", required=True, metavar="SPEC", help="similarity judge(s); a predictor is judged by the first judge that is not itself, else by another predictor")
+    predict.add_argument("--filter-judge", metavar="SPEC", help="rate thought informativeness 1-5 first and keep items >= --threshold (decisions saved)")
+    predict.add_argument("--threshold", type=int, default=4, help="informativeness threshold of the filter (default 4, as in the paper)")
+    predict.add_argument("--limit", type=int, help="draw N items at random (seeded) before filtering")
+    predict.add_argument("--thought-scope", choices=["all", "last"], default="all", help="thoughts shown: all in the history (default) or only the last exchange's")
+    predict.add_argument("--max-chars", type=int, default=4000, help="shorten each message in prompts to N characters (0: no limit; default 4000)")
+    predict.add_argument("--embedder", default="static", help="embedder for the cosine score: static (default), minilm, a model2vec folder, or none")
+    predict.add_argument("--bootstrap", type=int, default=2000, help="paired bootstrap replicates (default 2000)")
+    model_options(predict)
+    predict.set_defaults(handler=handler("predict"))
+
+    rewrite = sub.add_parser(
+        "rewrite",
+        help="Study 2: rewrite unsatisfying replies guided by thoughts or by messages; DPO pairs",
+        description="Thought-guided arm: replies whose reaction is labelled content_relevance, presentation_style or "
+        "scope_fit (reactions of >= --min-words words with letters) are rewritten from the context, guided by the private "
+        "reaction. Message-guided arm: a classifier decides from the user's next message alone whether they were "
+        "dissatisfied; flagged replies are rewritten guided by that message (works on plain chat corpora too). Reports "
+        "how many dissatisfied replies each arm finds on the same conversations and writes DPO pairs per arm "
+        "(TRL conversational JSONL, train/validation split by conversation, datasheet). Models: " + specs,
+    )
+    _add_reader_options(rewrite)
+    rewrite.add_argument("--rewriter", required=True, metavar="SPEC", help="the model that rewrites replies")
+    rewrite.add_argument("--classifier", metavar="SPEC", help="the model that judges dissatisfaction from the next message (needed by the message arm)")
+    rewrite.add_argument("--arms", default="thought,message", help="thought, message or both (default thought,message)")
+    rewrite.add_argument("--labels", default="content_relevance,presentation_style,scope_fit", help="reaction labels that mark a dissatisfying reply")
+    rewrite.add_argument("--min-messages", type=int, default=2, help="shortest conversation kept (default 2)")
+    rewrite.add_argument("--max-messages", type=int, default=20, help="longest conversation kept (default 20)")
+    rewrite.add_argument("--min-words", type=int, default=6, help="shortest reaction that can guide a rewrite, in words (default 6)")
+    rewrite.add_argument("--limit", type=int, help="draw N eligible conversations at random (seeded); both arms use the same ones")
+    rewrite.add_argument("--validation-fraction", type=float, default=0.1, help="share of conversations in the validation split (default 0.1)")
+    rewrite.add_argument("--keep-quoting", action="store_true", help="keep rewrites that quote their guidance verbatim (default: leave them out)")
+    rewrite.add_argument("--max-chars", type=int, default=8000, help="shorten each message in prompts to N characters (0: no limit; default 8000)")
+    rewrite.add_argument("--max-tokens", type=int, default=4096, help="output token limit of a rewrite (default 4096)")
+    rewrite.add_argument("--source", help="source name recorded in the pairs (default: the file name)")
+    model_options(rewrite)
+    rewrite.set_defaults(handler=handler("rewrite"))
+
+    judge = sub.add_parser(
+        "judge",
+        help="pairwise LLM judging of a model's answers against a baseline's (win rate, style-controlled win rate)",
+        description="ANSWERS_A (the model) and ANSWERS_B (the baseline) are JSONL files with one answer per prompt id "
+        "({id, prompt, answer}, Arena-Hard's {question_id, choices}, or chat records). Each prompt is judged in both orders "
+        "to cancel position bias. Reports the win rate (ties count half) and a style-controlled win rate from a logistic "
+        "model with length, header, list and bold differences as covariates, with bootstrap intervals. No prompt set ships "
+        "with thoughtcode. Judge: " + specs,
+    )
+    judge.add_argument("answers_a", type=Path, metavar="ANSWERS_A", help="answers of the model being evaluated")
+    judge.add_argument("answers_b", type=Path, metavar="ANSWERS_B", help="answers of the baseline")
+    judge.add_argument("--judge", required=True, metavar="SPEC", help="the judge model")
+    judge.add_argument("--prompts", type=Path, help="prompt set (JSONL with id and prompt) when the answer files lack the prompts")
+    judge.add_argument("--limit", type=int, help="judge only the first N shared prompts")
+    judge.add_argument("--model-name", help="name of model A (default: from the file)")
+    judge.add_argument("--baseline-name", help="name of model B (default: from the file)")
+    judge.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates over prompts (default 1000)")
+    model_options(judge)
+    judge.set_defaults(handler=handler("judge"))
+
+    train = sub.add_parser(
+        "train-dpo",
+        help="DPO training with TRL on the pairs (needs pip install 'thoughtcode[train]'; meant for a GPU)",
+        description="Wraps TRL's DPOTrainer with the paper's defaults: effective batch 64, learning rate 1e-6, up to 20 "
+        "epochs, early stopping on the validation loss (a 10%% split by conversation when --validation is not given). "
+        "LoRA optional.",
+    )
+    train.add_argument("train", type=Path, metavar="TRAIN", help="train.jsonl written by 'study rewrite'")
+    train.add_argument("--validation", type=Path, help="validation.jsonl (default: split TRAIN by conversation)")
+    train.add_argument("--model", required=True, help="local model folder or model name for transformers")
+    train.add_argument("--out", type=Path, required=True, help="output directory (checkpoints, final model, summary)")
+    train.add_argument("--batch-size", type=int, default=64, help="effective batch size (default 64)")
+    train.add_argument("--per-device-batch-size", type=int, default=8, help="per-device batch; the rest is gradient accumulation (default 8)")
+    train.add_argument("--lr", type=float, default=1e-6, help="learning rate (default 1e-6)")
+    train.add_argument("--epochs", type=float, default=20, help="maximum epochs (default 20)")
+    train.add_argument("--max-steps", type=int, default=-1, help="stop after N optimiser steps (default: by epochs)")
+    train.add_argument("--patience", type=int, default=2, help="early-stopping patience in evaluations (default 2)")
+    train.add_argument("--beta", type=float, default=0.1, help="DPO beta (default 0.1)")
+    train.add_argument("--max-length", type=int, default=2048, help="maximum tokens of prompt plus reply (default 2048)")
+    train.add_argument("--validation-fraction", type=float, default=0.1, help="validation share when splitting TRAIN (default 0.1)")
+    train.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of the full model")
+    train.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default 16)")
+    train.add_argument("--bf16", action="store_true", help="train in bfloat16")
+    train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    train.set_defaults(handler=handler("train_dpo"))
+
+
+# --- agreement ------------------------------------------------------------------------------------------
+def _agreement_order(args: argparse.Namespace) -> list[str] | None:
+    """Category order from --order a,b,c or from a codebook's assignable ids (never from sorting)."""
+    if args.order and args.codebook:
+        raise UserError("use --order or --codebook, not both")
+    if args.order:
+        return [part.strip() for part in args.order.split(",") if part.strip()]
+    if args.codebook:
+        from thoughtcode.taxonomy import load_codebook
+
+        return load_codebook(args.codebook).label_ids
+    return None
+
+
+def _agreement_output(result: Any, args: argparse.Namespace) -> None:
+    from thoughtcode.agreement import format_text, write_report
+
+    if args.report:
+        path = write_report(result, args.report)
+        print(f"report written to {path}", file=sys.stderr)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(format_text(result))
+
+
+def _cmd_agree(args: argparse.Namespace) -> int:
+    from thoughtcode.agreement import run_agree
+
+    result = run_agree(
+        str(args.file),
+        unit_col=args.unit,
+        coder_col=args.coder,
+        label_col=args.label,
+        wide=args.wide,
+        level=args.level,
+        order=_agreement_order(args),
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        scheme=args.scheme,
+    )
+    _agreement_output(result, args)
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from thoughtcode.agreement import run_validate
+    from thoughtcode.labels import read_table
+
+    coded = read_table(args.coded)
+    if args.scheme and "scheme" in coded.columns:
+        coded = coded.loc[coded["scheme"] == args.scheme]
+    unit_text = None
+    if args.reference is not None:
+        reference = read_table(args.reference)
+        if args.scheme and "scheme" in reference.columns:
+            reference = reference.loc[reference["scheme"] == args.scheme]
+    else:
+        from thoughtcode.corpus import load_corpus, reference_labels, thought_units
+
+        units = list(thought_units(load_corpus(args.reference_from_corpus)))
+        reference = reference_labels(units, scheme=args.scheme or "release")
+        unit_text = {u.unit_id: u.text for u in units}
+    result = run_validate(
+        coded, reference, bootstrap=args.bootstrap, seed=args.seed, unit_text=unit_text, order=_agreement_order(args)
+    )
+    _agreement_output(result, args)
+    return 0
+
+
+def _add_agreement_commands(subparsers: argparse._SubParsersAction) -> None:
+    agree = subparsers.add_parser(
+        "agree",
+        help="inter-rater agreement: all coefficients with intervals, per category, disagreements",
+        description="Agreement among coders of a labels table (unit, coder, label) or a wide table (rows units, "
+        "columns coders): percent agreement, Cohen, Scott, Fleiss (with z test), Conger, Light, Brennan-Prediger, "
+        "Gwet AC1/AC2, Krippendorff's alpha.",
+    )
+    agree.add_argument("file", type=Path, help="labels table (.csv, .tsv, .jsonl, .parquet)")
+    agree.add_argument("--unit", default="unit_id", help="unit column (default unit_id; with --wide: optional id column)")
+    agree.add_argument("--coder", default="coder", help="coder column (default coder)")
+    agree.add_argument("--label", default="label", help="label column (default label; 'labels' for multi-label sets)")
+    agree.add_argument("--wide", action="store_true", help="the file is wide: one row per unit, one column per coder")
+    agree.add_argument("--scheme", help="scheme to use when the table holds several")
+    agree.add_argument("--level", choices=["nominal", "ordinal", "interval", "ratio"], default="nominal",
+                       help="measurement level for alpha and the weighted kappas (default nominal)")
+    agree.add_argument("--order", help="category order, comma-separated (ordinal levels; never alphabetical)")
+    agree.add_argument("--codebook", metavar="REF", help="take the category order from a codebook (ref or file)")
+    agree.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                       help="percentile bootstrap over units with N replicates (default 0: analytic intervals)")
+    agree.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    agree.add_argument("--json", action="store_true", help="print one JSON object")
+    agree.add_argument("--report", type=Path, metavar="PATH", help="write a report: PATH.html (self-contained) or PATH.md")
+    agree.set_defaults(handler=_cmd_agree)
+
+    validate = subparsers.add_parser(
+        "validate",
+        help="a coder's labels against reference labels: accuracy, P/R/F1, kappa, alpha, confusion matrix",
+    )
+    validate.add_argument("coded", type=Path, help="labels table of one or more coders")
+    source = validate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--reference", type=Path, metavar="FILE", help="reference labels table (unit_id, label)")
+    source.add_argument("--reference-from-corpus", type=Path, metavar="CORPUS",
+                        help="take the thought labels stored in a ThoughtTrace corpus file as the reference")
+    validate.add_argument("--scheme", help="scheme to use when the tables hold several")
+    validate.add_argument("--order", help="category order for the report, comma-separated")
+    validate.add_argument("--codebook", metavar="REF", help="take the category order from a codebook")
+    validate.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap replicates (default 1000)")
+    validate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    validate.add_argument("--json", action="store_true", help="print one JSON object")
+    validate.add_argument("--report", type=Path, metavar="PATH", help="write a report: PATH.html or PATH.md")
+    validate.set_defaults(handler=_cmd_validate)
 
 
 # --- entry point ----------------------------------------------------------------------------------------
 REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_corpus_commands,
     _add_demo_command,
+    _add_analyses_commands,
+    _add_taxonomy_commands,
+    _add_coders_commands,
+    _add_study_commands,
+    _add_agreement_commands,
 ]
 
 
