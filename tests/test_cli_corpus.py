@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 
-from thoughtcode.cli import main
+import pytest
+
+from thoughtcode.cli import build_parser, main
 
 
 def test_stats_json_has_exact_counts(dev_file, capsys):
@@ -54,10 +57,25 @@ def test_units_export(sample_file, tmp_path, capsys):
     assert "wrote 75 user_turn units" in capsys.readouterr().out
 
 
-def test_every_subcommand_has_help():
-    for args in (["--help"], ["corpus", "--help"], ["corpus", "stats", "--help"], ["demo", "--help"]):
-        result = subprocess.run([sys.executable, "-m", "thoughtcode.cli", *args], capture_output=True, text=True)
-        assert result.returncode == 0 and "usage:" in result.stdout
+def _command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in dict.items(action.choices):
+                paths.extend(_command_paths(child, (*prefix, name)))
+    return paths
+
+
+def test_every_subcommand_has_help(capsys):
+    paths = _command_paths(build_parser())
+    assert ("corpus", "stats") in paths and ("code",) in paths and ("agree",) in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as info:
+            main([*path, "--help"])
+        assert info.value.code == 0, path
+        out = capsys.readouterr().out
+        assert out.startswith("usage: thoughtcode"), path
+        assert len(out.splitlines()) > 3, path
 
 
 def test_version():

@@ -315,7 +315,7 @@ def _add_analyses_commands(subparsers: argparse._SubParsersAction) -> None:
 
     def bootstrap(p: argparse.ArgumentParser) -> None:
         p.add_argument("--bootstrap", type=int, default=2000, metavar="N",
-                       help="bootstrap resamples of conversations for Cramér's V intervals (default 2000)")
+                       help="bootstrap resamples of conversations for the intervals (Cramér's V, median distances; default 2000)")
 
     def shift_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--embedder", default="static", help="embedder: static (default), minilm, or a model2vec folder")
@@ -346,7 +346,7 @@ def _add_analyses_commands(subparsers: argparse._SubParsersAction) -> None:
         if name == "lengths":
             one.add_argument("--baseline", nargs="+", action="extend", type=Path, metavar="FILE",
                              help="other corpora overlaid in the figures")
-        if name == "stages":
+        if name in ("stages", "shift"):
             bootstrap(one)
         if name == "shift":
             shift_options(one)
