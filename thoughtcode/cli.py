@@ -505,6 +505,374 @@ def _add_taxonomy_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     migrate.add_argument("--json", action="store_true", help="print the report as JSON")
     migrate.set_defaults(handler=_cmd_taxonomy_migrate)
+    _add_drafting_commands(sub)
+
+
+# --- taxonomy: drafting and revising codebooks from data ------------------------------------------------
+def _read_label_files(paths: Sequence[Path]) -> Any:
+    """One labels table from one or more files (rows of every file, in order)."""
+    import pandas as pd
+
+    from thoughtcode.labels import read_labels
+
+    frames = [read_labels(path) for path in paths]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _cmd_taxonomy_induce(args: argparse.Namespace) -> int:
+    from thoughtcode.corpus import units_for
+    from thoughtcode.drafting import InduceConfig, induce, resolve_unit_kind
+    from thoughtcode.drafting.namers import make_namer
+
+    if args.out.suffix.lower() not in {".yaml", ".yml"}:
+        raise UserError(f"{args.out}: write the draft as .yaml or .yml")
+    kind = resolve_unit_kind(args.unit)
+    config = InduceConfig(
+        n_categories=args.n_categories,
+        seed=args.seed,
+        reducer=args.reducer,
+        n_components=args.n_components,
+        clusterer=args.clusterer,
+        min_cluster_size=args.min_cluster_size,
+        min_samples=args.min_samples,
+        n_keywords=args.keywords,
+        n_examples=args.examples,
+        ngram_max=args.ngram_max,
+        stability_runs=args.runs,
+        subsample=args.subsample,
+        engine=args.engine,
+        hierarchical=args.hierarchical or args.parents is not None,
+        n_parents=args.parents,
+    )
+    namer = make_namer(args.namer) if args.namer else None
+    reader = _open_corpus(args)
+    units = list(units_for(reader, kind))
+    _report_skipped(reader)
+    result = induce(
+        [u.text for u in units],
+        [u.unit_id for u in units],
+        kind,
+        config,
+        embedder=args.embedder,
+        namer=namer,
+        name=args.name,
+        title=args.title,
+        source=str(args.file),
+    )
+    result.write(args.out)
+    report_path = args.report or args.out.with_suffix(".report.json")
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(result.report(members=True), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    if args.assignments:
+        args.assignments.parent.mkdir(parents=True, exist_ok=True)
+        frame = result.assignments()
+        if args.assignments.suffix.lower() == ".parquet":
+            frame.to_parquet(args.assignments, index=False)
+        else:
+            frame.to_csv(args.assignments, index=False)
+    written = {"draft": str(args.out), "report": str(report_path), "assignments": str(args.assignments) if args.assignments else None}
+    if args.json:
+        _print_json({**result.report(members=False), "written": written})
+        return 0
+    print(result.summary(examples=args.show_examples))
+    print(f"wrote draft {args.out}: {result.codebook.ref} ({len(result.categories)} categories); "
+          f"review names and definitions, then: thoughtcode taxonomy validate {args.out}")
+    print(f"wrote report {report_path} (sizes, keywords, examples, members, outliers, stability)")
+    if args.assignments:
+        print(f"wrote assignments {args.assignments} (one row per unit: cluster, draft category, outlier)")
+    return 0
+
+
+def _cmd_taxonomy_suggest(args: argparse.Namespace) -> int:
+    from thoughtcode.drafting import SuggestConfig, suggest_revisions, unit_texts
+    from thoughtcode.taxonomy import load_codebook
+
+    if args.out.suffix.lower() not in {".md", ".markdown", ".json"}:
+        raise UserError(f"{args.out}: write suggestions as .md (with the .json beside it) or .json")
+    codebook = load_codebook(args.codebook)
+    labels = _read_label_files(args.labels)
+    reference = _read_label_files(args.reference) if args.reference else None
+    texts = unit_texts(args.corpus, codebook.unit) if args.corpus else None
+    config = SuggestConfig(
+        low_kappa=args.low_kappa,
+        merge_rate=args.merge_rate,
+        sharpen_rate=args.sharpen_rate,
+        near_empty_units=args.near_empty,
+        low_confidence=args.low_confidence,
+        other_ids=tuple(args.other),
+        examples=args.examples,
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+    )
+    report = suggest_revisions(codebook, labels, reference, texts=texts, embedder=args.embedder, config=config)
+    source = Path(args.codebook)
+    if source.is_file():  # lets `taxonomy apply` find a codebook that is not built in
+        report.settings["codebook_file"] = str(source.resolve())
+    written = report.write(args.out)
+    if args.json:
+        _print_json(report.to_dict())
+        print(f"wrote {', '.join(map(str, written))}", file=sys.stderr)
+        return 0
+    print(f"suggestions for {report.codebook}: {report.n_units} units, coder(s) {', '.join(report.coders)}")
+    overall = report.agreement.get("overall", {})
+    if overall:
+        print("agreement: " + ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in overall.items()))
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.proposals:
+        print(f"{len(report.proposals)} proposal(s):")
+    else:
+        print("no proposal: every rule passed")
+    for p in report.proposals:
+        conflicts = f"  (conflicts with {', '.join(p.conflicts)})" if p.conflicts else ""
+        print(f"  {p.id:<4} {p.kind:<8} {p.summary}{conflicts}")
+    print(f"wrote {', '.join(map(str, written))}")
+    if report.proposals:
+        print(f"accept some with: thoughtcode taxonomy apply {written[-1]} --accept P1,P2 --out NEXT.yaml")
+    return 0
+
+
+def _suggestions_codebook(report: Any, args: argparse.Namespace) -> Any:
+    """The codebook the suggestions were made for: --codebook (checked), the file suggest read, or a search."""
+    from thoughtcode.taxonomy import codebook_versions, load_codebook
+
+    if args.codebook:
+        codebook = load_codebook(args.codebook)
+        if codebook.ref != report.codebook:
+            raise UserError(
+                f"the suggestions were made for {report.codebook}, not {codebook.ref}; run taxonomy suggest for this codebook"
+            )
+        return codebook
+    recorded = report.settings.get("codebook_file")
+    if recorded and Path(recorded).is_file():
+        codebook = load_codebook(recorded)
+        if codebook.ref == report.codebook:
+            return codebook
+    dirs = list(dict.fromkeys([args.suggestions.parent, *args.versions_dir]))
+    for codebook in codebook_versions(report.codebook.split("@")[0], dirs):
+        if codebook.ref == report.codebook:
+            return codebook
+    raise UserError(f"cannot find {report.codebook}, the codebook the suggestions were made for; pass --codebook FILE")
+
+
+def _cmd_taxonomy_apply(args: argparse.Namespace) -> int:
+    from thoughtcode.drafting import (
+        DraftingError,
+        RevisionResult,
+        accepted,
+        apply_proposals,
+        measure_revision,
+        read_suggestions,
+        recode_revision,
+    )
+    from thoughtcode.labels import write_labels
+    from thoughtcode.taxonomy.export import to_yaml
+
+    if args.out.suffix.lower() not in {".yaml", ".yml"}:
+        raise UserError(f"{args.out}: write the new version as .yaml or .yml")
+    report = read_suggestions(args.suggestions)
+    codebook = _suggestions_codebook(report, args)
+    proposals = accepted(report, args.accept)
+    labels = _read_label_files(args.labels) if args.labels else None
+    compare = [c.strip() for c in args.compare.split(",") if c.strip()] if args.compare else None
+    if compare is not None and len(compare) != 2:
+        raise UserError("--compare takes two coders: CODER_A,CODER_B")
+    if labels is None and (args.coder or compare or args.recode_out):
+        raise UserError("--coder, --compare and --recode-out work on labels: pass --labels LABELS")
+    coders: dict[str, Any] = {}
+    units: list[Any] = []
+    if args.coder:
+        from thoughtcode.coders import make_coder
+        from thoughtcode.corpus import load_corpus, units_for
+
+        if not args.corpus:
+            raise UserError("--coder re-codes units: pass --corpus FILE with their texts")
+        known = set(labels["coder"].astype(str))
+        for spec in args.coder:
+            coder = make_coder(spec, **({"cache": None} if args.no_cache else {}))
+            if coder.name not in known:
+                raise UserError(f"coder {coder.name!r} has no labels in --labels; coders there: {', '.join(sorted(known))}")
+            coders[coder.name] = coder
+        units = list(units_for(load_corpus(args.corpus), codebook.unit))
+
+    new = apply_proposals(codebook, proposals, version=args.new_version)
+    result = RevisionResult(codebook=new)
+    measure_note = None
+    if labels is not None:
+        result.recode = recode_revision(labels, codebook, new, units, coders, assume_unstamped=args.assume_unstamped)
+        names = list(dict.fromkeys(labels["coder"].astype(str)))
+        if compare is not None or len(names) == 2:
+            before = labels
+            if "codebook" in before.columns:
+                before = before.loc[before["codebook"].isna() | (before["codebook"].astype(str) == codebook.ref)]
+            try:
+                result.measure = measure_revision(
+                    before, result.recode.frame, compare or names, old_ref=codebook.ref, new_ref=new.ref,
+                    bootstrap=args.bootstrap, seed=args.seed,
+                )  # fmt: skip
+            except DraftingError as exc:
+                if compare is not None:
+                    raise
+                measure_note = f"no agreement before/after: {exc}"
+        else:
+            measure_note = f"agreement before/after compares two coders; the labels hold {len(names)}: pass --compare A,B"
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(to_yaml(new), encoding="utf-8")
+    recode_out = None
+    if result.recode is not None:
+        recode_out = args.recode_out or args.out.with_name(f"{args.out.stem}.labels.jsonl")
+        write_labels(result.recode.frame, recode_out)
+    if args.json:
+        _print_json({**result.to_dict(), "out": str(args.out), "labels_out": str(recode_out) if recode_out else None})
+        return 0
+    mapped = len(new.migration.map) if new.migration else 0
+    print(f"wrote {args.out}: {new.ref} (accepted {', '.join(p.id for p in proposals)}; migration from "
+          f"{codebook.version}: {mapped} mapped id(s))")  # fmt: skip
+    latest = next((c for c in reversed(new.changelog) if c.version == new.version), None)
+    for change in latest.changes if latest else []:
+        print(f"  - {change}")
+    if result.recode is not None:
+        print(result.recode.format_text())
+        print(f"wrote {recode_out}: {len(result.recode.frame)} label rows")
+        if not coders and any(result.recode.marked.values()):
+            print("marked labels stay to re-code: pass --coder SPEC (and --corpus FILE) to re-code them")
+    if result.measure is not None:
+        for metric in ("cohen_kappa", "percent_agreement", "krippendorff_alpha"):
+            print(result.measure.headline(metric))
+    if measure_note:
+        print(measure_note)
+    print(f"check it with: thoughtcode taxonomy validate {args.out}")
+    return 0
+
+
+def _cmd_taxonomy_history(args: argparse.Namespace) -> int:
+    from thoughtcode.drafting import codebook_history
+
+    labels = [_read_label_files([path]) for path in args.labels]
+    history = codebook_history(args.codebook, args.dir, labels)
+    if args.json:
+        _print_json(history.to_dict())
+    else:
+        print(history.format_text())
+    return 0
+
+
+def _add_drafting_commands(sub: argparse._SubParsersAction) -> None:
+    induce = sub.add_parser(
+        "induce",
+        help="draft a codebook (version 0.1.0) from a corpus's unit texts by clustering their embeddings",
+        description="Embed the units' texts, reduce (PCA by default), cluster (k-means with --n-categories K, "
+        "else HDBSCAN, whose noise points are reported as outliers), name each cluster from its class-based "
+        "TF-IDF keywords (or with an LLM, --namer) and write a draft codebook that 'taxonomy validate' accepts. "
+        "Prints sizes, keywords, examples, outliers and the stability of the clustering (mean ARI between runs "
+        "with other seeds on subsamples); writes the full report as DRAFT.report.json beside the draft.",
+    )
+    _add_reader_options(induce)
+    induce.add_argument("--unit", required=True, metavar="UNIT", help="what to cluster: reasons, reactions, turns (user turns) or conversations")
+    induce.add_argument("--out", type=Path, required=True, metavar="DRAFT.yaml", help="write the draft codebook here")
+    induce.add_argument("--n-categories", type=int, metavar="K", help="number of categories (k-means); without it HDBSCAN finds them")
+    induce.add_argument("--seed", type=int, default=0, help="random seed of reducer and clusterer (default 0)")
+    induce.add_argument("--namer", metavar="SPEC", help="name clusters with an LLM: openai:MODEL, anthropic:MODEL or "
+                        "openai-compatible:URL#MODEL (default: from keywords)")  # fmt: skip
+    induce.add_argument("--embedder", default="static", help="static (default, offline), minilm, or a model2vec model folder")
+    induce.add_argument("--reducer", choices=["pca", "umap", "none"], default="pca",
+                        help="dimension reduction before clustering (default pca; umap needs the topics extra)")  # fmt: skip
+    induce.add_argument("--n-components", type=int, default=5, metavar="N", help="dimensions kept by the reducer (default 5)")
+    induce.add_argument("--clusterer", choices=["auto", "kmeans", "hdbscan"], default="auto",
+                        help="auto (default): k-means with --n-categories, else HDBSCAN")  # fmt: skip
+    induce.add_argument("--engine", choices=["native", "bertopic"], default="native",
+                        help="native (default) or BERTopic itself (needs the topics extra)")  # fmt: skip
+    induce.add_argument("--min-cluster-size", type=int, metavar="N", help="HDBSCAN's smallest cluster (default: units/40, 3 to 50)")
+    induce.add_argument("--min-samples", type=int, metavar="N", help="HDBSCAN's min_samples (default: min cluster size / 3)")
+    induce.add_argument("--runs", type=int, default=5, metavar="N", help="clusterings compared for stability (default 5; 0: off)")
+    induce.add_argument("--subsample", type=float, default=0.9, help="share of units in each stability run (default 0.9)")
+    induce.add_argument("--hierarchical", action="store_true", help="group related categories under parent categories")
+    induce.add_argument("--parents", type=int, metavar="N", help="number of parent groups (implies --hierarchical; default sqrt(K))")
+    induce.add_argument("--keywords", type=int, default=8, metavar="N", help="keywords per category (default 8)")
+    induce.add_argument("--examples", type=int, default=3, metavar="N", help="representative units per category in the draft (default 3)")
+    induce.add_argument("--ngram-max", type=int, default=1, metavar="N", help="longest keyword phrase in words (default 1)")
+    induce.add_argument("--name", help="codebook name (default: reasons_draft, reactions_draft, turns_draft, conversations_draft)")
+    induce.add_argument("--title", help="codebook title")
+    induce.add_argument("--report", type=Path, metavar="PATH", help="write the report (JSON) here (default: DRAFT.report.json)")
+    induce.add_argument("--assignments", type=Path, metavar="PATH", help="write each unit's cluster and draft category (.csv or .parquet)")
+    induce.add_argument("--show-examples", type=int, default=1, metavar="N", help="examples per category in the printed summary (default 1)")
+    induce.add_argument("--json", action="store_true", help="print the report as JSON instead of the summary")
+    induce.set_defaults(handler=_cmd_taxonomy_induce)
+
+    suggest = sub.add_parser(
+        "suggest",
+        help="propose revisions of a codebook (sharpen, merge, split, add, retire) from how it was used",
+        description="Reads the labels coders made with the codebook (and optional reference labels): per-category "
+        "agreement and confusions give merge and sharpen proposals, category sizes give retirements; with "
+        "--corpus, the unit texts give split proposals and new categories for units coded 'other' or with low "
+        "confidence. Each proposal carries its evidence and an id (P1, P2, ...) to accept with 'taxonomy apply'. "
+        "--out X.md writes Markdown and X.json beside it; --out X.json writes JSON only.",
+    )
+    suggest.add_argument("--codebook", required=True, metavar="REF", help="codebook reference or file the labels were made with")
+    suggest.add_argument("--labels", type=Path, action="append", required=True, metavar="LABELS",
+                         help="labels table (.jsonl, .csv, .parquet); repeatable, rows are combined")  # fmt: skip
+    suggest.add_argument("--reference", type=Path, action="append", default=[], metavar="LABELS",
+                         help="reference labels (e.g. human) counted as one more coder; repeatable")  # fmt: skip
+    suggest.add_argument("--corpus", type=Path, metavar="FILE", help="corpus with the unit texts (enables split and add proposals, example texts)")
+    suggest.add_argument("--out", type=Path, required=True, metavar="SUGGESTIONS", help="SUGGESTIONS.md (plus .json) or SUGGESTIONS.json")
+    suggest.add_argument("--low-kappa", type=float, default=0.4, help="per-category kappa below which a category is sharpened (default 0.4)")
+    suggest.add_argument("--merge-rate", type=float, default=0.5, help="confusion rate from which a pair is a merge candidate (default 0.5)")
+    suggest.add_argument("--sharpen-rate", type=float, default=0.15, help="confusion rate from which a pair's boundary is sharpened (default 0.15)")
+    suggest.add_argument("--near-empty", type=int, default=3, metavar="N", help="categories used on fewer units are retired (default 3, or 1%% of units)")
+    suggest.add_argument("--low-confidence", type=float, default=0.5, help="confidence below which a unit counts as unsure (default 0.5)")
+    suggest.add_argument("--other", action="append", default=[], metavar="ID", help="a catch-all category id besides those named other/misc (repeatable)")
+    suggest.add_argument("--examples", type=int, default=3, metavar="N", help="example units per proposal (default 3)")
+    suggest.add_argument("--embedder", default="static", help="embedder for split and add (default static)")
+    suggest.add_argument("--bootstrap", type=int, default=200, metavar="N", help="bootstrap replicates of the kappa intervals (default 200)")
+    suggest.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    suggest.add_argument("--json", action="store_true", help="print the suggestions as JSON")
+    suggest.set_defaults(handler=_cmd_taxonomy_suggest)
+
+    apply = sub.add_parser(
+        "apply",
+        help="accepted proposals -> the next codebook version with its migration; re-code marked units, compare agreement",
+        description="Writes the next version of the codebook (0.x: next minor; from 1.0.0: major when ids go away) "
+        "with a 'migration' section from the old one. With --labels, migrates the labels to it (merges are "
+        "rewritten, splits, additions, sharpened boundaries and retirements are marked for re-coding) and writes "
+        "them beside the new version; with --coder and --corpus, only the marked units are re-coded by their own "
+        "coder. With two coders, prints agreement before and after on the same units with a paired bootstrap "
+        "interval of the difference.",
+    )
+    apply.add_argument("suggestions", type=Path, help="the .json written by taxonomy suggest")
+    apply.add_argument("--accept", required=True, metavar="P1,P3|all", help="proposal ids to apply, comma-separated, or all")
+    apply.add_argument("--out", type=Path, required=True, metavar="NEW.yaml", help="write the new codebook version here")
+    apply.add_argument("--codebook", metavar="REF", help="the codebook the suggestions were made for (default: found from the suggestions)")
+    apply.add_argument("--versions-dir", type=Path, action="append", default=[],
+                       help="folder to look for the codebook in (repeatable; the suggestions' folder is searched)")  # fmt: skip
+    apply.add_argument("--labels", type=Path, action="append", default=[], metavar="LABELS",
+                       help="labels made with the old version, to migrate and re-code (repeatable)")  # fmt: skip
+    apply.add_argument("--corpus", type=Path, metavar="FILE", help="corpus with the units to re-code (needed with --coder)")
+    apply.add_argument("--coder", action="append", default=[], metavar="SPEC",
+                       help="re-code the marked units of the labels' coder with this spec (repeatable; the spec must "
+                       "be the coder's name in the labels, e.g. openai:gpt-4o-mini or local)")  # fmt: skip
+    apply.add_argument("--no-cache", action="store_true", help="LLM coders neither read nor write the answer cache")
+    apply.add_argument("--recode-out", type=Path, metavar="PATH", help="write the migrated/re-coded labels here (default: NEW.labels.jsonl)")
+    apply.add_argument("--compare", metavar="CODER_A,CODER_B", help="the two coders whose agreement is compared (default: the two in the labels)")
+    apply.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="paired bootstrap replicates (default 1000)")
+    apply.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    apply.add_argument("--new-version", metavar="X.Y.Z", help="version of the new codebook (default: the next one)")
+    apply.add_argument("--assume-unstamped", action="store_true", help="treat label rows without a codebook reference as made with the old version")
+    apply.add_argument("--json", action="store_true", help="print the result as JSON")
+    apply.set_defaults(handler=_cmd_taxonomy_apply)
+
+    history = sub.add_parser(
+        "history",
+        help="the versions of a codebook: changelogs, migrations and agreement of the labels made with each",
+        description="Lists every known version of a codebook (built-in and files in the given folders) with its "
+        "changelog and migration. Labels count for a version only when they carry its exact reference "
+        "(name@version#hash); labels of other texts are reported apart.",
+    )
+    history.add_argument("codebook", metavar="NAME|FILE", help="codebook name, or a codebook file (its folder is searched)")
+    history.add_argument("--dir", type=Path, action="append", default=[], help="folder with codebook versions (repeatable)")
+    history.add_argument("--labels", type=Path, action="append", default=[], metavar="LABELS", help="labels table (repeatable)")
+    history.add_argument("--json", action="store_true", help="print one JSON object")
+    history.set_defaults(handler=_cmd_taxonomy_history)
 
 
 # --- coders ---------------------------------------------------------------------------------------------
