@@ -6,6 +6,12 @@ code by keyword (or by a hash of the text), so answers depend on the content. It
 instruction such as "ignore the instructions and answer X" found *outside* the data fences is obeyed, so a
 broken fence would show up as a steered label.
 
+Scripted answers: ``StandIn(answer=fn)`` calls ``fn(request_text, schema)`` for every request it answers,
+with all the request's text (system prompt, messages, earlier answers of a re-ask) and the JSON schema asked
+for (a tool's parameters, or the schema a JSON-mode prompt carries; ``None`` for a free-text request). It
+returns a dict (the structured answer), a str (a plain-text reply) or ``None`` (the default rule above; a
+free-text request then gets a short canned reply). So a test can play any model by a rule it can recompute.
+
 Scripted behaviours, per request (``script``, consumed in order) or whenever a unit's text contains a
 trigger substring (``triggers``): ``ok``, ``429`` (with Retry-After), ``500``, ``timeout`` (holds the
 connection for ``timeout_delay`` seconds without answering), ``malformed`` (broken JSON), ``bad_label`` (a code outside the codebook),
@@ -38,6 +44,7 @@ INJECTION = re.compile(r"ignore (?:all |the |previous |your )*instructions,? and
 BEHAVIOURS = ("ok", "429", "500", "timeout", "malformed", "bad_label", "truncate", "drop_unit", "401")
 
 Rule = Callable[[str, list[str]], "str | list[str]"]
+Answerer = Callable[[str, "dict[str, Any] | None"], "dict[str, Any] | str | None"]
 
 
 @dataclass
@@ -83,6 +90,19 @@ def _text_of(content: Any) -> str:
     return "\n".join(parts)
 
 
+def _prompt_schema(prompt: str) -> dict[str, Any] | None:
+    """The JSON schema a JSON-mode request carries in its text (instructor puts it in the system prompt)."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r'\{\s*"', prompt):
+        try:
+            value, _ = decoder.raw_decode(prompt, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and "properties" in value:
+            return value
+    return None
+
+
 def _find_enum(schema: Any) -> list[str] | None:
     if isinstance(schema, dict):
         if "enum" in schema and all(isinstance(v, str) for v in schema["enum"]):
@@ -108,6 +128,7 @@ class StandIn:
         latency: float = 0.0,
         keywords: dict[str, str] | None = None,
         rule: Rule | None = None,
+        answer: Answerer | None = None,
         api_key: str | None = None,
         retry_after: str = "1",
         timeout_delay: float = 2.0,
@@ -115,6 +136,7 @@ class StandIn:
         self.latency = latency
         self.keywords = {k.lower(): v for k, v in (keywords or {}).items()}
         self.rule = rule
+        self.answer = answer
         self.api_key = api_key
         self.retry_after = retry_after
         self.timeout_delay = timeout_delay
@@ -231,6 +253,24 @@ class StandIn:
         body["confidence"] = 0.8
         return body
 
+    def _coding_answer(self, units: list[SeenUnit], schema: Any, prompt: str, outside: str, behaviour: str) -> dict[str, Any]:
+        """The default rule's answer: a code per fenced unit (a batch answer when the schema asks for one)."""
+        schema_text = json.dumps(schema) if schema is not None else prompt
+        labels = _find_enum(schema) if schema is not None else None
+        if labels is None:
+            found = re.search(r'"enum":\s*(\[[^\]]*\])', prompt)
+            labels = json.loads(found.group(1)) if found else ["unknown"]
+        multi = '"labels"' in schema_text
+        answers = [self._answer_for(u, labels, multi, outside, behaviour == "bad_label") for u in units] or [
+            self._answer_for(SeenUnit("u1", {}, prompt), labels, multi, outside, behaviour == "bad_label")
+        ]
+        if '"answers"' not in schema_text:
+            return answers[0]
+        items = [{"unit_id": u.key, **a} for u, a in zip(units, answers, strict=False)]
+        if behaviour == "drop_unit" and len(items) > 1:
+            items = items[:-1]
+        return {"answers": items}
+
     # --- HTTP -----------------------------------------------------------------------------------------
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
@@ -299,25 +339,19 @@ class StandIn:
             handler.close_connection = True
             return
 
-        schema = tools[0].get("function", {}).get("parameters") if api == "openai" and tools else (tools[0].get("input_schema") if tools else None)
-        schema_text = json.dumps(schema) if schema is not None else prompt
-        labels = _find_enum(schema) if schema is not None else None
-        if labels is None:
-            found = re.search(r'"enum":\s*(\[[^\]]*\])', prompt)
-            labels = json.loads(found.group(1)) if found else ["unknown"]
-        batch = '"answers"' in schema_text
-        multi = '"labels"' in schema_text
-        answers = [self._answer_for(u, labels, multi, outside, behaviour == "bad_label") for u in units] or [
-            self._answer_for(SeenUnit("u1", {}, prompt), labels, multi, outside, behaviour == "bad_label")
-        ]
-        if batch:
-            items = [{"unit_id": u.key, **a} for u, a in zip(units, answers, strict=False)]
-            if behaviour == "drop_unit" and len(items) > 1:
-                items = items[:-1]
-            arguments_obj: dict[str, Any] = {"answers": items}
+        if tools:
+            schema = tools[0].get("function", {}).get("parameters") if api == "openai" else tools[0].get("input_schema")
         else:
-            arguments_obj = answers[0]
-        arguments = json.dumps(arguments_obj)
+            schema = _prompt_schema(prompt)
+        scripted = self.answer(prompt, schema) if self.answer is not None else None
+        if scripted is None and schema is None:
+            scripted = f"Stand-in reply to a request of {count_tokens(prompt)} tokens."
+        arguments_obj: dict[str, Any] | None = None
+        if isinstance(scripted, str):  # a plain-text reply
+            arguments = scripted
+        else:
+            arguments_obj = scripted if scripted is not None else self._coding_answer(units, schema, prompt, outside, behaviour)
+            arguments = json.dumps(arguments_obj)
         finish = "stop"
         if behaviour == "malformed":
             arguments = arguments[: max(10, len(arguments) // 2)].replace('"', "'", 2) + ' ,,}'
@@ -331,7 +365,7 @@ class StandIn:
         usage_in, usage_out = entry.tokens_in, entry.tokens_out
 
         if api == "openai":
-            tool_mode = bool(tools)
+            tool_mode = bool(tools) and arguments_obj is not None
             message: dict[str, Any] = {"role": "assistant", "content": None if tool_mode else arguments}
             if tool_mode:
                 name = tools[0]["function"]["name"]
@@ -345,11 +379,11 @@ class StandIn:
                 "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out, "total_tokens": usage_in + usage_out},
             }
         else:
-            if behaviour in ("malformed", "truncate") or not tools:
+            if behaviour in ("malformed", "truncate") or not tools or arguments_obj is None:
                 content = [{"type": "text", "text": arguments}]
             else:
                 content = [{"type": "tool_use", "id": f"toolu_{len(self.log)}", "name": tools[0]["name"], "input": arguments_obj}]
-            stop = "max_tokens" if finish == "length" else ("tool_use" if tools and behaviour != "malformed" else "end_turn")
+            stop = "max_tokens" if finish == "length" else ("tool_use" if content[0]["type"] == "tool_use" else "end_turn")
             payload = {
                 "id": f"msg_{len(self.log)}",
                 "type": "message",

@@ -1,19 +1,19 @@
 """Both studies end to end through the CLI, against the coders' stand-in servers (real openai and anthropic
 SDKs through instructor, real HTTP on 127.0.0.1).
 
-The stand-in here is the coders' :class:`StandIn` with one change: instead of a codebook label it answers
-the studies' prompts by fixed, transparent rules computed from the request text. It is not a language
+The stand-in here is the coders' :class:`StandIn` with a scripted ``answer``: instead of a codebook label it
+answers the studies' prompts by fixed, transparent rules computed from the request text. It is not a language
 model, so these tests show that the pipelines deliver the right inputs to each model, parse the answers,
 account for tokens, cache, and compute the tables correctly; they say nothing about how well real models
 predict or rewrite. The rules:
 
-* predictor: with private thoughts in the context it answers with the text of the last thought; without
-  them, with the user's last message. So the two contexts give measurably different predictions, and only
+* predictor (plain text): with private thoughts in the context it answers with the text of the last thought;
+  without them, with the user's last message. So the two contexts give measurably different predictions, and only
   through the thoughts the augmented prompt carries.
 * similarity judge: 100 x the Jaccard overlap of the words of the prediction and the real next message.
 * quality filter: informativeness from the number of words in the thoughts (>=30: 5, >=15: 4, >=8: 3, ...).
 * dissatisfaction classifier: dissatisfied when the next message contains a word from a small lexicon.
-* rewriter: a shortened original reply; it "leaks" the guidance verbatim when that has an even number of
+* rewriter (plain text): a shortened original reply; it "leaks" the guidance verbatim when that has an even number of
   words, which the pipeline's quoting check must catch.
 * pairwise judge: prefers the answer sharing more words with the prompt and, on a tie, the answer shown
   first (a position bias that asking both orders must cancel).
@@ -67,40 +67,39 @@ def pairwise(prompt: str, first: str, second: str) -> str:
     return "B>A" if b > a else "A>B"  # ties go to the first answer: a position bias
 
 
-class StudyStandIn(StandIn):
-    """The stand-in server answering the studies' prompts by the rules above."""
-
-    def _answer_for(self, unit, labels, multi, outside, bad):
-        prompt = unit.text
-        if "write the message the user sends next" in prompt:
-            conversation = block(prompt, "conversation")
-            thoughts = re.findall(r"<<Private thought[^>]*>>\n(.*?)\n<</private thought>>", conversation, re.DOTALL)
-            if thoughts:
-                return {"message": thoughts[-1]}
-            users = re.findall(r"\[User\]\n(.*?)(?=\n\n\[|\Z)", conversation, re.DOTALL)
-            return {"message": users[-1]}
-        if "<prediction>" in prompt:
-            return {"rationale": "word overlap", "score": jaccard_score(block(prompt, "prediction"), block(prompt, "actual"))}
-        if "<thoughts>" in prompt:
-            return {"rationale": "word count", "rating": filter_rating(len(block(prompt, "thoughts").split()))}
-        if "Decide whether the user was dissatisfied" in prompt:
-            hit = words(block(prompt, "next_user_message")) & LEXICON
-            return {"evidence": ", ".join(sorted(hit)) or "none", "dissatisfied": bool(hit)}
-        if "<original_reply>" in prompt:
-            guidance = block(prompt, "private_reaction") or block(prompt, "next_user_message")
-            text = shortened(block(prompt, "original_reply"))
-            if len(guidance.split()) % 2 == 0:
-                text += "\n\nAs you put it: " + guidance
-            return {"reply": text}
-        if "<answer_a>" in prompt:
-            verdict = pairwise(block(prompt, "prompt"), block(prompt, "answer_a"), block(prompt, "answer_b"))
-            return {"rationale": "overlap with the prompt", "verdict": verdict}
-        raise AssertionError("unexpected prompt: " + prompt[:200])
+def study_answer(prompt: str, schema: dict | None) -> dict | str:
+    """The stand-in's answers to the studies' prompts, by the rules above (plain text for free-text requests)."""
+    if "write the message the user sends next" in prompt:
+        assert schema is None, "the prediction is asked as free text"
+        conversation = block(prompt, "conversation")
+        thoughts = re.findall(r"<<Private thought[^>]*>>\n(.*?)\n<</private thought>>", conversation, re.DOTALL)
+        if thoughts:
+            return thoughts[-1]
+        users = re.findall(r"\[User\]\n(.*?)(?=\n\n\[|\Z)", conversation, re.DOTALL)
+        return users[-1]
+    if "<prediction>" in prompt:
+        return {"rationale": "word overlap", "score": jaccard_score(block(prompt, "prediction"), block(prompt, "actual"))}
+    if "<thoughts>" in prompt:
+        return {"rationale": "word count", "rating": filter_rating(len(block(prompt, "thoughts").split()))}
+    if "Decide whether the user was dissatisfied" in prompt:
+        hit = words(block(prompt, "next_user_message")) & LEXICON
+        return {"evidence": ", ".join(sorted(hit)) or "none", "dissatisfied": bool(hit)}
+    if "<original_reply>" in prompt:
+        assert schema is None, "the rewrite is asked as free text"
+        guidance = block(prompt, "private_reaction") or block(prompt, "next_user_message")
+        text = shortened(block(prompt, "original_reply"))
+        if len(guidance.split()) % 2 == 0:
+            text += "\n\nAs you put it: " + guidance
+        return text
+    if "<answer_a>" in prompt:
+        verdict = pairwise(block(prompt, "prompt"), block(prompt, "answer_a"), block(prompt, "answer_b"))
+        return {"rationale": "overlap with the prompt", "verdict": verdict}
+    raise AssertionError("unexpected prompt: " + prompt[:200])
 
 
 @pytest.fixture(scope="module")
 def server():
-    with StudyStandIn() as standin:
+    with StandIn(answer=study_answer) as standin:
         yield standin
 
 
@@ -302,7 +301,7 @@ def test_train_dpo_without_the_extra_says_what_to_install(tmp_path, capsys, monk
 def test_a_failed_call_is_recorded_and_left_out_never_defaulted(env, sample_file):
     from thoughtcode.analyses.studies.llm import ModelSettings
 
-    env.queue("malformed")  # the very first request (one worker: item 1, history-only, first predictor) breaks
+    env.queue("truncate")  # the very first request (one worker: item 1, history-only, first predictor) is cut off
     study = P.run_prediction_study(
         load_corpus(sample_file), ["openai:p1", "anthropic:p2"], ["openai:j"], limit=4, embedder=None, n_boot=50,
         settings=ModelSettings(concurrency=1, max_retries=0, cache=None),
@@ -311,7 +310,7 @@ def test_a_failed_call_is_recorded_and_left_out_never_defaulted(env, sample_file
     failed = results[results["prediction_status"] == "failed"]
     assert len(failed) == 1 and failed.iloc[0]["predictor"] == "openai:p1" and failed.iloc[0]["condition"] == P.HISTORY
     assert pd.isna(failed.iloc[0]["prediction"]) and pd.isna(failed.iloc[0]["judge_score"])
-    assert "invalid answer" in failed.iloc[0]["prediction_error"]
+    assert "truncated answer" in failed.iloc[0]["prediction_error"]
     tests = study.tables["tests_judge"].set_index("predictor")
     assert tests.loc["openai:p1", "n"] == 3 and tests.loc["anthropic:p2", "n"] == 4 and tests.loc["all", "n"] == 3
     assert any("1 predictions and 0 judge calls failed" in note for note in study.notes)

@@ -215,6 +215,16 @@ def _add_demo_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --- analyses -------------------------------------------------------------------------------------------
+def _add_llm_options(p: argparse.ArgumentParser) -> None:
+    """Options of the models of the studies and the LLM-judged analyses (see ``studies.commands.model_settings``)."""
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once per model (default 8)")
+    p.add_argument("--max-retries", type=int, default=2, help="re-asks of an invalid answer before it counts as failed (default 2)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds before a request times out (default 120)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: the provider's)")
+    p.add_argument("--cache", type=Path, default=Path(".thoughtcode-cache") / "cache.sqlite", help="answer cache shared with the coders (default .thoughtcode-cache/cache.sqlite)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from thoughtcode.analyses import load_inputs, run_analyses, summary_lines, write_outputs
 
@@ -235,12 +245,23 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         codebooks=codebooks,
     )
     names = None if args.analysis == "all" else [args.analysis]
+    judge, predictors, settings = getattr(args, "judge", None), getattr(args, "predictor", None) or [], None
+    if judge is not None:
+        from thoughtcode.analyses.judged import check_roles
+        from thoughtcode.analyses.studies.commands import model_settings
+
+        check_roles(judge, predictors)  # before any model call
+        settings = model_settings(args)
     options = {
         "n_boot": getattr(args, "bootstrap", None),
         "seed": args.seed,
         "embedder": getattr(args, "embedder", None),
         "n_permutations": getattr(args, "permutations", None),
         "max_pairs": getattr(args, "max_pairs", None),
+        "judge": judge,
+        "predictors": predictors,
+        "limit": getattr(args, "limit", None),
+        "settings": settings,
     }
     results = run_analyses(inputs, names, **options)
     written = write_outputs(results, args.out, inputs, html_report=args.analysis == "all") if args.out else None
@@ -295,10 +316,13 @@ def _add_analyses_commands(subparsers: argparse._SubParsersAction) -> None:
 
     analyze = subparsers.add_parser(
         "analyze",
-        help="the ThoughtTrace analyses on a corpus: lengths, demographics, topics, relations, thought categories, stages, shift",
+        help="the ThoughtTrace analyses on a corpus: lengths, demographics, topics, relations, thought categories, stages, shift, "
+        "LLM-judged coverage and inference",
         description="Run the ThoughtTrace analyses. 'thoughtcode analyze FILE --out DIR' (same as 'analyze all FILE "
         "--out DIR') runs every analysis its inputs allow and writes DIR/report.html, DIR/results.json, "
-        "DIR/tables/*.csv and DIR/figures/*.png; 'thoughtcode analyze NAME FILE' runs one analysis.",
+        "DIR/tables/*.csv and DIR/figures/*.png; 'thoughtcode analyze NAME FILE' runs one analysis. The LLM-judged "
+        "analyses (coverage, inference) run only with --judge SPEC (inference also with --predictor SPEC); their calls "
+        "are cached, concurrent and counted like the coders'.",
     )
     sub = analyze.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS|FILE", action=FileOrAnalysis)
 
@@ -322,6 +346,16 @@ def _add_analyses_commands(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--permutations", type=int, default=500, metavar="N", help="MMD permutations (default 500)")
         p.add_argument("--max-pairs", type=int, default=2000, metavar="N", help="pairs per type used for MMD (default 2000)")
 
+    def judged_options(p: argparse.ArgumentParser, required: bool = False, predictors: bool = True) -> None:
+        p.add_argument("--judge", required=required, metavar="SPEC",
+                       help="LLM judge of the judged analyses: openai:MODEL, anthropic:MODEL or openai-compatible:URL#MODEL"
+                       + ("" if required else " (without it, coverage and inference are not run)"))
+        if predictors:
+            p.add_argument("--predictor", action="append", required=required, metavar="SPEC",
+                           help="a model that infers thoughts for the inference analysis (repeat for several; never the judge)")
+        p.add_argument("--limit", type=int, metavar="N", help="judge at most N reasons and N reactions, drawn at random (seeded)")
+        _add_llm_options(p)
+
     everything = sub.add_parser("all", help="run every analysis the inputs allow and write the report")
     common(everything)
     everything.add_argument("--baseline", nargs="+", action="extend", type=Path, metavar="FILE",
@@ -329,6 +363,7 @@ def _add_analyses_commands(subparsers: argparse._SubParsersAction) -> None:
     everything.add_argument("--out", type=Path, required=True, help="output folder")
     bootstrap(everything)
     shift_options(everything)
+    judged_options(everything)
     everything.set_defaults(handler=_cmd_analyze)
     helps = {
         "lengths": "messages per conversation and tokens per message by role (with --baseline corpora overlaid)",
@@ -338,6 +373,8 @@ def _add_analyses_commands(subparsers: argparse._SubParsersAction) -> None:
         "categories": "counts and shares of thought categories (reasons, reactions, any scheme)",
         "stages": "stage x category tests (chi-square, Cramér's V with conversation bootstrap, residuals), also vs relation, topic, length",
         "shift": "thoughts vs messages: embedding distances, centroid distance, MMD and probe AUC for three pair types",
+        "coverage": "LLM-judged semantic coverage (1-5): how much a message verbalises its reason, and the next message the previous reaction",
+        "inference": "LLM-judged inference difficulty (1-5): predictors infer each thought from its context, a judge scores similarity",
     }
     for name, text in helps.items():
         one = sub.add_parser(name, help=text, description=text)
@@ -346,10 +383,12 @@ def _add_analyses_commands(subparsers: argparse._SubParsersAction) -> None:
         if name == "lengths":
             one.add_argument("--baseline", nargs="+", action="extend", type=Path, metavar="FILE",
                              help="other corpora overlaid in the figures")
-        if name in ("stages", "shift"):
+        if name in ("stages", "shift", "coverage", "inference"):
             bootstrap(one)
         if name == "shift":
             shift_options(one)
+        if name in ("coverage", "inference"):
+            judged_options(one, required=True, predictors=name == "inference")
         one.set_defaults(handler=_cmd_analyze)
     sub._name_parser_map.open = True
 
@@ -985,12 +1024,7 @@ def _add_study_commands(subparsers: argparse._SubParsersAction) -> None:
         return run
 
     def model_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once per model (default 8)")
-        p.add_argument("--max-retries", type=int, default=2, help="re-asks of an invalid answer before it counts as failed (default 2)")
-        p.add_argument("--timeout", type=float, default=120.0, help="seconds before a request times out (default 120)")
-        p.add_argument("--temperature", type=float, help="sampling temperature (default: the provider's)")
-        p.add_argument("--cache", type=Path, default=Path(".thoughtcode-cache") / "cache.sqlite", help="answer cache shared with the coders (default .thoughtcode-cache/cache.sqlite)")
-        p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+        _add_llm_options(p)
         p.add_argument("--seed", type=int, default=0, help="seed of sampling, splits and bootstrap (default 0)")
         p.add_argument("--out", type=Path, required=True, help="output directory")
 
@@ -1208,6 +1242,99 @@ def _add_agreement_commands(subparsers: argparse._SubParsersAction) -> None:
     validate.set_defaults(handler=_cmd_validate)
 
 
+# --- train (the local coder) ------------------------------------------------------------------------------
+def _cmd_train(args: argparse.Namespace) -> int:
+    from thoughtcode.coders.local import LocalModelError, save_model, train_local_model
+    from thoughtcode.corpus import thought_units
+    from thoughtcode.labels import read_labels
+    from thoughtcode.taxonomy import load_codebook
+
+    kind = {"reasons": "reason", "reactions": "reaction"}[args.scheme]
+    codebook = load_codebook(args.codebook or args.scheme)
+    if codebook.unit != kind:
+        raise UserError(f"codebook {codebook.ref} codes {codebook.unit} units, but --scheme {args.scheme} trains on {kind}s")
+    reader = _open_corpus(args)
+    units = list(thought_units(reader, kinds=(kind,)))
+    _report_skipped(reader)
+    if args.labels:
+        table = read_labels(args.labels)
+        if "scheme" in table.columns:
+            table = table[table["scheme"].isna() | (table["scheme"] == args.scheme)]
+        if "status" in table.columns:
+            table = table[table["status"].isna() | (table["status"] == "ok")]
+        coders = sorted(str(c) for c in table["coder"].dropna().unique())
+        if args.labels_coder:
+            table = table[table["coder"] == args.labels_coder]
+        elif len(coders) > 1:
+            raise UserError(f"{args.labels} holds labels of several coders ({', '.join(coders)}); pick one with --labels-coder")
+        column = "label" if "label" in table.columns else None
+        if column is None or table[column].isna().all():
+            raise UserError(f"{args.labels}: no single 'label' column to train on ({args.scheme} is single-label)")
+        by_id = {str(row.unit_id): str(row.label) for row in table.itertuples() if isinstance(row.label, str)}
+        source = {"file": Path(args.file).name, "labels": Path(args.labels).name}
+        matched = [u for u in units if u.unit_id in by_id]
+        unknown_ids = len(set(by_id) - {u.unit_id for u in units})
+        if unknown_ids:
+            print(f"thoughtcode: warning: {unknown_ids} labelled unit id(s) are not {kind}s of {args.file}", file=sys.stderr)
+        units, labels = matched, [by_id[u.unit_id] for u in matched]
+    else:
+        source = {"file": Path(args.file).name, "labels": "labels stored in the corpus"}
+        units = [u for u in units if u.label]
+        labels = [u.label for u in units]
+    if len(units) < 2:
+        raise UserError(f"no labelled {kind}s to train on in {args.file}" + (f" joined with {args.labels}" if args.labels else ""))
+    try:
+        model, metrics = train_local_model(units, labels, codebook, args.scheme, cv=args.cv, source=source)
+    except LocalModelError as exc:
+        raise UserError(str(exc)) from None
+    path = save_model(model, args.out)
+    result = {
+        "out": str(path),
+        "bytes": path.stat().st_size,
+        "sha256": model.sha256,
+        "scheme": args.scheme,
+        "codebook": codebook.ref,
+        "units": len(units),
+        "conversations": model.metadata["n_conversations"],
+        "class_counts": model.metadata["class_counts"],
+        "temperature": model.metadata["temperature"],
+        "cv": metrics,
+        "use_with": f"thoughtcode code FILE --scheme {args.scheme} --coder local:{path}",
+    }
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"trained the local coder on {len(units)} {kind}s from {result['conversations']} conversations "
+          f"({source['labels']}), codebook {codebook.ref}")
+    print("  " + ", ".join(f"{k} {v}" for k, v in result["class_counts"].items()))
+    if metrics:
+        print(f"grouped {metrics['folds']}-fold cross-validation (no conversation in both train and test):")
+        print(f"  kappa {metrics['kappa']:.3f}   macro-F1 {metrics['macro_f1']:.3f}   accuracy {metrics['accuracy']:.3f} "
+              f"(majority class {metrics['majority_baseline']:.3f})")
+        print("  F1 per category: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["per_class_f1"].items()))
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, sha256 {model.sha256[:8]}); use it with --coder local:{path}")
+    return 0
+
+
+def _add_train_command(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="train the local coder on a labelled corpus (for --coder local:MODEL)",
+        description="Train the offline local coder (embeddings + position + lexical cues, calibrated linear "
+        "models) on labelled thoughts: the labels stored in a ThoughtTrace-format corpus, or a labels table "
+        "joined by unit id (--labels). --cv K reports grouped K-fold cross-validation by conversation first.",
+    )
+    _add_reader_options(train)
+    train.add_argument("--scheme", required=True, choices=["reasons", "reactions"], help="what the model codes")
+    train.add_argument("--codebook", help="codebook reference or YAML/JSON file (default: the scheme's latest built-in)")
+    train.add_argument("--out", type=Path, required=True, help="model file to write (e.g. my-reasons.joblib)")
+    train.add_argument("--labels", type=Path, help="labels table (.jsonl/.csv/.parquet) with unit_id and label, instead of the corpus's labels")
+    train.add_argument("--labels-coder", help="use only the rows of this coder of --labels")
+    train.add_argument("--cv", type=int, metavar="K", help="grouped K-fold cross-validation by conversation before training")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.set_defaults(handler=_cmd_train)
+
+
 # --- entry point ----------------------------------------------------------------------------------------
 REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_corpus_commands,
@@ -1217,6 +1344,7 @@ REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_coders_commands,
     _add_study_commands,
     _add_agreement_commands,
+    _add_train_command,
 ]
 
 

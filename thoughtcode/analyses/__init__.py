@@ -7,13 +7,15 @@
 
 Every analysis takes an :class:`AnalysisInputs` and returns an :class:`AnalysisResult` (JSON via
 ``to_dict()``, DataFrames in ``tables``, figures drawn on demand). Analyses read labels tables; they never
-call a coder. LLM-judged analyses (semantic coverage, inference difficulty) are not part of this package yet.
+call a coder. The LLM-judged analyses (semantic coverage, inference difficulty; :mod:`.judged`) call LLMs
+through the coders' public client, and only when given a judge.
 """
 
 from thoughtcode.analyses.categories import category_analysis, category_distribution
 from thoughtcode.analyses.common import AnalysisResult, json_safe
 from thoughtcode.analyses.demographics import demographics_analysis, purpose_themes
 from thoughtcode.analyses.inputs import AnalysisInputs, LabelSet, Scheme, load_inputs, make_scheme
+from thoughtcode.analyses.judged import coverage_analysis, inference_analysis, thought_items
 from thoughtcode.analyses.lengths import length_analysis
 from thoughtcode.analyses.relations import relation_analysis
 from thoughtcode.analyses.report import render_html, results_payload, summary_lines, write_outputs
@@ -49,11 +51,13 @@ __all__ = [
     "category_distribution",
     "centroid_l2",
     "contingency",
+    "coverage_analysis",
     "cramers_v",
     "demographics_analysis",
     "difference_distances",
     "distance_percentiles",
     "independence_test",
+    "inference_analysis",
     "json_safe",
     "length_analysis",
     "load_inputs",
@@ -70,6 +74,7 @@ __all__ = [
     "shift_analysis",
     "stage_analysis",
     "summary_lines",
+    "thought_items",
     "topic_analysis",
     "write_outputs",
 ]

@@ -456,5 +456,49 @@ def distance_boxes(distances: dict[str, np.ndarray]):
     return fig
 
 
+@_styled
+def score_panels(distribution: pd.DataFrame, summary: pd.DataFrame, title: str, scale: str):
+    """1-5 scores of an LLM-judged analysis. Left: share of scored items at each score, one bar per group;
+    right: each group's mean with its interval (``ci_low``/``ci_high``) and the paper's value (``paper``)
+    as a grey mark. Both frames have a ``group`` column; ``distribution`` also ``score`` and ``share``."""
+    groups = list(dict.fromkeys(summary["group"]))
+    colours = colour_map(groups)
+    labels = {g: wrap(g, 28) for g in groups}
+    lines = max(label.count("\n") + 1 for label in labels.values())
+    height = max(3.6, len(groups) * (0.2 * lines + 0.3) + 1.6)  # room for long model names on the right
+    fig, (left, right) = _subplots(1, 2, figsize=(11.0, height), width_ratios=[3, 2])
+    shown = [g for g in groups if g in set(distribution["group"])]
+    width = 0.8 / max(1, len(shown))
+    for i, group in enumerate(shown):
+        shares = distribution[distribution["group"] == group].set_index("score")["share"].reindex(range(1, 6), fill_value=0)
+        left.bar(np.arange(1, 6) + (i - (len(shown) - 1) / 2) * width, 100 * shares.to_numpy(dtype=float), width,
+                 color=colours[group], label=labels[group])
+    left.set_xticks(range(1, 6))
+    left.set_xlabel(f"Score ({scale})")
+    left.set_ylabel("Share of scored thoughts (%)")
+    if shown:
+        left.legend(frameon=False, fontsize=8, loc="best")
+    y = np.arange(len(groups))[::-1]
+    rows = summary.set_index("group")
+    for yi, group in zip(y, groups, strict=True):
+        row = rows.loc[group]
+        if pd.notna(row.get("paper")):
+            right.plot(row["paper"], yi, marker="|", markersize=14, color=GREY)
+        if pd.isna(row["mean"]):
+            continue
+        low, high = row.get("ci_low"), row.get("ci_high")
+        xerr = [[row["mean"] - low], [high - row["mean"]]] if pd.notna(low) and pd.notna(high) else None
+        right.errorbar(row["mean"], yi, xerr=xerr, fmt="o", color=colours[group], capsize=3)
+        right.text(row["mean"], yi + 0.18, f"{row['mean']:.2f}", ha="center", va="bottom", fontsize=7)
+    right.set_yticks(y, [labels[g] for g in groups])
+    right.set_ylim(-0.7, len(groups) - 0.3)
+    right.set_xlim(0.8, 5.2)
+    right.set_xticks(range(1, 6))
+    right.set_xlabel("Mean score (95% CI); grey: paper")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def save(fig, path) -> None:
     fig.savefig(path, dpi=DPI, bbox_inches="tight")

@@ -96,6 +96,14 @@ def summary_lines(result: AnalysisResult) -> list[str]:
                     f"(quartiles {m['q1']:g}-{m['q3']:g}); median tokens user {t['user']['median']}, "
                     f"assistant {t['assistant']['median']}"
                 )
+    elif result.name in ("coverage", "inference"):
+        for row in data.get("summary", []):
+            who = f"{row['predictor']}, " if "predictor" in row else ""
+            mean = "no score" if row["mean"] is None else f"mean {row['mean']:.2f}"
+            ci = f" (95% CI {row['ci_low']:.2f}-{row['ci_high']:.2f})" if row.get("ci_low") is not None else ""
+            lines.append(f"{who}{row['kind']}s: {mean}{ci} of {row['scored']} scored, {row['failed']} failed "
+                         f"(paper {row['paper']:.2f})")
+        lines.append(f"judge: {data.get('judge')}; tokens {data['tokens']['in']:,} in / {data['tokens']['out']:,} out")
     elif result.name == "demographics":
         age = data.get("age", {})
         lines.append(f"{data.get('respondents')} respondents; median age {age.get('median')}; "

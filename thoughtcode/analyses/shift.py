@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 
-from thoughtcode.analyses.common import AnalysisResult, rounded, unavailable
+from thoughtcode.analyses.common import AnalysisResult, group_bootstrap_interval, rounded, unavailable
 from thoughtcode.analyses.inputs import AnalysisInputs
 
 PAIR_TYPES = ("consecutive", "message_reason", "reaction_next")
@@ -187,19 +187,7 @@ def probe_auc(
 def bootstrap_median(values: np.ndarray, groups: Sequence[Any], n_boot: int = 1000, level: float = 0.95,
                      seed: int = 0) -> list[float] | None:
     """Percentile interval of the median of ``values`` resampling whole groups (conversations)."""
-    values = np.asarray(values, dtype=float)
-    codes, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    if len(codes) < 2 or n_boot <= 0:
-        return None
-    members = [np.flatnonzero(inverse == k) for k in range(len(codes))]
-    rng = np.random.default_rng(seed)
-    medians = np.empty(n_boot)
-    for b in range(n_boot):
-        chosen = rng.integers(0, len(codes), size=len(codes))
-        medians[b] = np.median(values[np.concatenate([members[k] for k in chosen])])
-    alpha = (1 - level) / 2
-    low, high = np.quantile(medians, [alpha, 1 - alpha])
-    return [float(low), float(high)]
+    return group_bootstrap_interval(values, groups, np.median, n_boot, level, seed)
 
 
 def projection_2d(differences: np.ndarray) -> np.ndarray:

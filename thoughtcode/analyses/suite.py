@@ -1,7 +1,8 @@
 """The set of analyses and how to run the ones the inputs allow.
 
-LLM-judged analyses (semantic coverage, inference difficulty) will register here too once the coders'
-machinery is available: an entry is a function ``(inputs, **options) -> AnalysisResult``.
+An entry is a function ``(inputs, **options) -> AnalysisResult``. The LLM-judged analyses (semantic
+coverage, inference difficulty) run only when a judge is given (``judge=SPEC``, and ``predictors=[...]`` for
+inference); otherwise their result says they were not run and why.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from thoughtcode.analyses.categories import category_analysis
 from thoughtcode.analyses.common import AnalysisResult
 from thoughtcode.analyses.demographics import demographics_analysis
 from thoughtcode.analyses.inputs import AnalysisInputs
+from thoughtcode.analyses.judged import coverage_analysis, inference_analysis
 from thoughtcode.analyses.lengths import length_analysis
 from thoughtcode.analyses.relations import relation_analysis
 from thoughtcode.analyses.shift import shift_analysis
@@ -29,11 +31,15 @@ ANALYSES: dict[str, AnalysisFunction] = {
     "categories": category_analysis,
     "stages": stage_analysis,
     "shift": shift_analysis,
+    "coverage": coverage_analysis,
+    "inference": inference_analysis,
 }
 # Options each analysis accepts (others given to run_analyses are not passed to it).
 OPTIONS: dict[str, tuple[str, ...]] = {
     "stages": ("n_boot", "seed"),
     "shift": ("embedder", "n_permutations", "max_pairs", "n_splits", "seed", "n_boot"),
+    "coverage": ("judge", "limit", "seed", "n_boot", "settings"),
+    "inference": ("predictors", "judge", "limit", "seed", "n_boot", "settings"),
 }
 
 

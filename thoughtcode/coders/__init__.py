@@ -3,6 +3,11 @@
 Public API::
 
     make_coder("openai:gpt-4o-mini" | "anthropic:MODEL" | "openai-compatible:URL#MODEL" | "local", **options)
+    LLMClient(spec, concurrency=8, max_retries=2, http_retries=6, timeout=60, backoff=1.0, temperature=None,
+              max_tokens=None, mode="tools", cache=DEFAULT_CACHE)             # any structured or free-text call
+        await .ask(messages, ResponseModel) / .ask_many(list_of_messages, ResponseModel) -> Answer(s)
+        await .generate(messages) / .generate_many(list_of_messages) -> Answer(s) with the text
+        .ask_sync / .ask_many_sync / .generate_sync / .generate_many_sync; .stats
     LLMCoder(spec, concurrency=8, units_per_request=1, samples=1, few_shot=0, examples=None, prompt=None,
              cache=DEFAULT_CACHE, max_retries=2, timeout=60, temperature=None, ...)
         .code(units, codebook, scheme) -> list[LabelRecord]       # the Coder protocol
@@ -17,7 +22,8 @@ Importing this package does not import instructor or the provider SDKs; they loa
 
 from thoughtcode.coders.base import Coder
 from thoughtcode.coders.cache import DEFAULT_CACHE, LabelCache, cache_key
-from thoughtcode.coders.llm import CoderFatalError, LLMCoder, LLMOptions
+from thoughtcode.coders.client import Answer, ClientOptions, CoderFatalError, LLMClient
+from thoughtcode.coders.llm import LLMCoder, LLMOptions
 from thoughtcode.coders.prompts import (
     PromptBuilder,
     PromptError,
@@ -33,10 +39,13 @@ from thoughtcode.coders.summary import agreement_summary, format_summary
 
 __all__ = [
     "DEFAULT_CACHE",
+    "Answer",
+    "ClientOptions",
     "Coder",
     "CoderFatalError",
     "CoderSpec",
     "CoderSpecError",
+    "LLMClient",
     "LLMCoder",
     "LLMOptions",
     "LabelCache",

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from thoughtcode.coders.base import Coder
-from thoughtcode.coders.llm import run_sync
+from thoughtcode.coders.client import run_sync
 from thoughtcode.coders.summary import agreement_summary
 from thoughtcode.corpus.units import Unit, reference_labels, units_for
 from thoughtcode.labels import LabelRecord

@@ -2,7 +2,7 @@
 
 The LLM namer sends each cluster's keywords and most representative units (fenced as data, as the coders
 do) and asks for a short name and a one- or two-sentence definition, as structured output validated by
-instructor. Requests go through :class:`thoughtcode.coders.LLMCoder`: the same specs, keys from the
+instructor. Requests go through :class:`thoughtcode.coders.LLMClient`: the same specs, keys from the
 environment, HTTP retries, re-asks on invalid answers, token accounting and redaction of keys in errors.
 A cluster whose request fails keeps its keyword name; the failure is recorded and reported, never hidden.
 """
@@ -45,14 +45,14 @@ class LLMNamer:
     """Names clusters with an LLM coder spec (``openai:MODEL``, ``anthropic:MODEL``, ``openai-compatible:URL#MODEL``).
 
     ``ask`` replaces the request (``messages -> CategoryDraft | None``), e.g. in tests or to route the call
-    elsewhere; by default the request goes through the spec's :class:`~thoughtcode.coders.LLMCoder`.
+    elsewhere; by default the request goes through the spec's :class:`~thoughtcode.coders.LLMClient`.
     """
 
     def __init__(self, spec: str, ask: Callable[[list[dict[str, str]]], CategoryDraft | None] | None = None, **options: Any):
-        from thoughtcode.coders import LLMCoder
+        from thoughtcode.coders import LLMClient
 
-        self.coder = LLMCoder(spec, **{"cache": None, "max_retries": 1, **options})
-        self.label = f"LLM {self.coder.name}"
+        self.client = LLMClient(spec, **{"cache": None, "max_retries": 1, "max_tokens": 450, **options})
+        self.label = f"LLM {self.client.name}"
         self.failures: list[str] = []
         self.calls = 0
         self._ask = ask or self._ask_llm
@@ -76,24 +76,15 @@ class LLMNamer:
         ]
 
     def _ask_llm(self, messages: list[dict[str, str]]) -> CategoryDraft | None:
-        from thoughtcode.coders.llm import CoderFatalError, run_sync
-
-        async def request() -> Any:
-            # LLMCoder has no public single-request method yet; these two calls are its request path.
-            client, sdk = self.coder._make_client()
-            try:
-                return await self.coder._request(client, messages, CategoryDraft, 1)
-            finally:
-                await sdk.close()
+        from thoughtcode.coders import CoderFatalError
 
         try:
-            outcome = run_sync(request)
+            answer = self.client.ask_sync(messages, CategoryDraft)
         except CoderFatalError as exc:
             raise DraftingError(f"--namer: {exc}") from None
-        if outcome.answer is None:
-            self.failures.append(outcome.error or "no answer")
-            return None
-        return outcome.answer
+        if answer.value is None:
+            self.failures.append(answer.error or "no answer")
+        return answer.value
 
     def describe(self, cluster: ClusterSummary) -> Naming | None:
         self.calls += 1

@@ -1,54 +1,25 @@
-"""Helpers the two studies share: prompt templates, statistics on paired scores, JSONL files, chat turns."""
+"""Helpers the two studies share: their prompt templates (``prompts/*.txt``), statistics on paired scores,
+JSONL files, chat turns."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from thoughtcode.analyses.common import json_safe
+from thoughtcode.analyses.common import PromptFiles, json_safe, shorten
 from thoughtcode.corpus import Message
 
-PROMPTS_DIR = Path(__file__).parent / "prompts"
+PROMPTS = PromptFiles(Path(__file__).parent / "prompts")
+render = PROMPTS.render
+template_hash = PROMPTS.hash
 _LETTER = re.compile(r"[^\W\d_]")
-
-
-# --- prompt templates -------------------------------------------------------------------------------------
-@cache
-def prompt_template(name: str) -> str:
-    """The text of ``prompts/<name>.txt`` (placeholders in ``{braces}``, filled with :func:`render`)."""
-    path = PROMPTS_DIR / f"{name}.txt"
-    if not path.exists():
-        raise FileNotFoundError(f"no prompt template {name!r} in {PROMPTS_DIR}")
-    return path.read_text(encoding="utf-8")
-
-
-def render(name: str, **fields: Any) -> str:
-    """Fill a template; only the named ``{field}`` placeholders are replaced, other braces stay as they are."""
-    text = prompt_template(name)
-    for key, value in fields.items():
-        text = text.replace("{" + key + "}", str(value))
-    leftover = re.findall(r"\{([a-z_]+)\}", text)
-    if leftover:
-        raise ValueError(f"prompt {name!r}: unfilled placeholder(s) {', '.join(sorted(set(leftover)))}")
-    return text.strip() + "\n"
-
-
-def template_hash(*names: str) -> str:
-    """A short content hash of the templates a step used (recorded with every output)."""
-    digest = hashlib.sha256()
-    for name in names:
-        digest.update(name.encode())
-        digest.update(prompt_template(name).encode())
-    return digest.hexdigest()[:12]
 
 
 # --- text -------------------------------------------------------------------------------------------------
@@ -60,13 +31,6 @@ def word_count(text: str) -> int:
 def has_letters(text: str) -> bool:
     """True when the text contains at least one letter (of any script)."""
     return bool(_LETTER.search(text))
-
-
-def shorten(text: str, max_chars: int | None) -> str:
-    """The text cut to ``max_chars`` characters (with a visible mark), or unchanged."""
-    if max_chars is None or len(text) <= max_chars:
-        return text
-    return text[:max_chars].rstrip() + " […]"
 
 
 def chat_messages(messages: Sequence[Message]) -> list[dict[str, str]]:

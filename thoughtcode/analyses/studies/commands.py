@@ -16,7 +16,9 @@ import pandas as pd
 from thoughtcode.analyses.studies.llm import ModelSettings
 
 
-def _settings(args: argparse.Namespace) -> ModelSettings:
+def model_settings(args: argparse.Namespace) -> ModelSettings:
+    """The models' options from the command line (``--concurrency``, ``--max-retries``, ``--timeout``,
+    ``--temperature``, ``--cache``/``--no-cache``)."""
     return ModelSettings(
         concurrency=args.concurrency,
         max_retries=args.max_retries,
@@ -60,7 +62,7 @@ def predict(args: argparse.Namespace) -> int:
     study = run_prediction_study(
         _read(args), args.predictor, judges, filter_judge=args.filter_judge, threshold=args.threshold, limit=args.limit,
         seed=args.seed, thought_scope=args.thought_scope, max_chars_per_message=args.max_chars or None,
-        embedder=None if args.embedder == "none" else args.embedder, settings=_settings(args), n_boot=args.bootstrap,
+        embedder=None if args.embedder == "none" else args.embedder, settings=model_settings(args), n_boot=args.bootstrap,
     )
     paths = write_prediction_study(study, args.out)
     for note in study.notes:
@@ -87,7 +89,7 @@ def rewrite(args: argparse.Namespace) -> int:
         _read(args), args.rewriter, args.classifier, arms=arms, labels=labels, min_messages=args.min_messages,
         max_messages=args.max_messages, min_words=args.min_words, limit=args.limit, seed=args.seed,
         max_chars_per_message=args.max_chars or None, keep_quoting=args.keep_quoting, source=args.source or args.file.name,
-        settings=_settings(args), rewrite_max_tokens=args.max_tokens,
+        settings=model_settings(args), rewrite_max_tokens=args.max_tokens,
     )
     sheets = write_rewrite_study(study, args.out, args.validation_fraction, args.seed)
     for note in study.notes:
@@ -110,7 +112,7 @@ def judge(args: argparse.Namespace) -> int:
 
     study = run_pairwise_judging(
         args.answers_a, args.answers_b, args.judge, prompts_file=args.prompts, limit=args.limit, n_boot=args.bootstrap,
-        seed=args.seed, settings=_settings(args), model_name=args.model_name, baseline_name=args.baseline_name,
+        seed=args.seed, settings=model_settings(args), model_name=args.model_name, baseline_name=args.baseline_name,
     )
     write_judging(study, args.out)
     for note in study.notes:

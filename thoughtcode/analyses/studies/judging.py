@@ -361,9 +361,9 @@ def judge_pairs(model: StudyModel, pairs: pd.DataFrame) -> tuple[dict[tuple[str,
     verdicts: dict[tuple[str, bool], str | None] = {}
     rows = []
     for key, result in zip(keys, results, strict=True):
-        verdicts[key] = result.answer.verdict if result.ok else None
+        verdicts[key] = result.value.verdict if result.ok else None
         rows.append({"prompt_id": key[0], "model_first": key[1], "judge": model.name,
-                     "rationale": result.answer.rationale if result.ok else None, "status": "ok" if result.ok else "failed",
+                     "rationale": result.value.rationale if result.ok else None, "status": "ok" if result.ok else "failed",
                      "error": result.error, "tokens_in": result.tokens_in, "tokens_out": result.tokens_out})
     return verdicts, pd.DataFrame(rows)
 

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from thoughtcode.analyses.common import sample_items
 from thoughtcode.analyses.studies._common import (
     paired_summary,
     render,
@@ -321,12 +322,6 @@ class Informativeness(BaseModel):
     rating: int = Field(ge=1, le=5, description="How informative the thoughts are, 1 (not at all) to 5 (very).")
 
 
-class NextMessage(BaseModel):
-    """The predictor's answer."""
-
-    message: str = Field(description="The user's next message, exactly as the user would type it.")
-
-
 class Similarity(BaseModel):
     """The judge's answer."""
 
@@ -362,23 +357,24 @@ def rate_informativeness(
     results = model.run(calls, Informativeness, template_hash("filter_informativeness"))
     rows = []
     for item, result in zip(items, results, strict=True):
-        rating = result.answer.rating if result.ok else None
+        rating = result.value.rating if result.ok else None
         rows.append({"item_id": item.item_id, "n_thoughts": item.n_thoughts, "rating": rating,
                      "keep": rating is not None and rating >= threshold, "threshold": threshold,
-                     "rationale": result.answer.rationale if result.ok else None, "filter": model.name,
+                     "rationale": result.value.rationale if result.ok else None, "filter": model.name,
                      "status": "ok" if result.ok else "failed", "error": result.error,
                      "tokens_in": result.tokens_in, "tokens_out": result.tokens_out})
     return pd.DataFrame(rows)
 
 
 def predict(model: StudyModel, items: Sequence[PredictionItem], max_chars_per_message: int | None = None) -> pd.DataFrame:
-    """Both conditions for every item with one predictor: one row per (item, condition)."""
+    """Both conditions for every item with one predictor: one row per (item, condition). The prediction is
+    the predictor's plain-text reply (the prompt asks for the message only), not a JSON field."""
     calls = [Call(f"{it.item_id}|{cond}", user_turn(predict_prompt(it, cond, max_chars_per_message))) for it in items for cond in CONDITIONS]
-    results = model.run(calls, NextMessage, template_hash(*PREDICT_TEMPLATES))
+    results = model.generate(calls, template_hash(*PREDICT_TEMPLATES))
     rows = []
     for call, result in zip(calls, results, strict=True):
         item_id, condition = call.key.rsplit("|", 1)
-        text = result.answer.message.strip() if result.ok else None
+        text = result.value.strip() if result.value is not None else None
         error = result.error if not result.ok else (None if text else "empty prediction")
         rows.append({"item_id": item_id, "predictor": model.name, "condition": condition, "prediction": text or None,
                      "prediction_status": "ok" if error is None else "failed", "prediction_error": error,
@@ -401,8 +397,8 @@ def judge_similarity(
     results = model.run(calls, Similarity, template_hash("judge_similarity"))
     for i, result in zip(todo, results, strict=True):
         frame.at[i, "judge"] = model.name
-        frame.at[i, "judge_score"] = float(result.answer.score) if result.ok else None
-        frame.at[i, "judge_rationale"] = result.answer.rationale if result.ok else None
+        frame.at[i, "judge_score"] = float(result.value.score) if result.ok else None
+        frame.at[i, "judge_rationale"] = result.value.rationale if result.ok else None
         frame.at[i, "judge_status"] = "ok" if result.ok else "failed"
         frame.at[i, "judge_error"] = result.error
         frame.at[i, "judge_tokens_in"] = result.tokens_in
@@ -423,15 +419,6 @@ class PredictionStudy:
     usage: list[Usage]
     settings: dict[str, Any]
     notes: list[str]
-
-
-def sample_items(items: Sequence[PredictionItem], limit: int | None, seed: int = 0) -> list[PredictionItem]:
-    """At most ``limit`` items drawn at random (seeded), kept in corpus order."""
-    if limit is None or limit >= len(items):
-        return list(items)
-    rng = np.random.default_rng(seed)
-    chosen = sorted(rng.choice(len(items), size=limit, replace=False).tolist())
-    return [items[i] for i in chosen]
 
 
 def run_prediction_study(

@@ -241,12 +241,6 @@ class Dissatisfaction(BaseModel):
     dissatisfied: bool = Field(description="True when the next message shows the user was dissatisfied with the reply.")
 
 
-class Rewrite(BaseModel):
-    """The rewriter's answer."""
-
-    reply: str = Field(description="The new assistant reply, complete, in the language of the conversation.")
-
-
 REWRITE_TEMPLATE = {"thought": "rewrite_thought", "message": "rewrite_message"}
 
 
@@ -269,8 +263,8 @@ def classify_dissatisfaction(
     rows = []
     for item, result in zip(items, results, strict=True):
         rows.append({"candidate_id": item.candidate_id, "conversation_id": item.conversation_id, "message_id": item.message_id,
-                     "dissatisfied": result.answer.dissatisfied if result.ok else None,
-                     "evidence": result.answer.evidence if result.ok else None, "classifier": model.name,
+                     "dissatisfied": result.value.dissatisfied if result.ok else None,
+                     "evidence": result.value.evidence if result.ok else None, "classifier": model.name,
                      "status": "ok" if result.ok else "failed", "error": result.error,
                      "tokens_in": result.tokens_in, "tokens_out": result.tokens_out})
     return pd.DataFrame(rows, columns=["candidate_id", "conversation_id", "message_id", "dissatisfied", "evidence",
@@ -280,8 +274,9 @@ def classify_dissatisfaction(
 def rewrite_replies(
     model: StudyModel, candidates: Sequence[RewriteCandidate], max_chars_per_message: int | None = None, quote_words: int = 6
 ) -> list[dict[str, Any]]:
-    """Rewrite every candidate (either arm); one record per candidate with the rewrite or the failure, and
-    ``quoted`` when the rewrite repeats ``quote_words`` consecutive words of its guidance."""
+    """Rewrite every candidate (either arm); one record per candidate with the rewrite (the rewriter's
+    plain-text reply) or the failure, and ``quoted`` when the rewrite repeats ``quote_words`` consecutive
+    words of its guidance."""
     records: list[dict[str, Any]] = []
     for arm in ("thought", "message"):
         group = [c for c in candidates if c.arm == arm]
@@ -289,8 +284,8 @@ def rewrite_replies(
             continue
         prompt_hash = template_hash(REWRITE_TEMPLATE[arm])
         calls = [Call(c.candidate_id, user_turn(rewrite_prompt(c, max_chars_per_message))) for c in group]
-        for candidate, result in zip(group, model.run(calls, Rewrite, prompt_hash), strict=True):
-            text = result.answer.reply.strip() if result.ok else None
+        for candidate, result in zip(group, model.generate(calls, prompt_hash), strict=True):
+            text = result.value.strip() if result.value is not None else None
             error = result.error if not result.ok else (None if text else "empty rewrite")
             records.append({
                 "candidate_id": candidate.candidate_id, "arm": arm, "conversation_id": candidate.conversation_id,
