@@ -16,14 +16,35 @@ from typing import Any
 from thoughtcode import __version__
 
 SAMPLE_CORPUS = Path(__file__).parent / "data" / "thoughttrace_sample.jsonl"
+# Same value as ``thoughtcode.coders.cache.DEFAULT_CACHE``; not imported, so building the parser stays light.
+DEFAULT_CACHE = Path(".thoughtcode-cache") / "cache.sqlite"
 
 
 class UserError(Exception):
     """A problem with the user's input: reported in one line, exit status 2."""
 
 
+def _json_text(payload: Any) -> str:
+    """The one JSON style of the command's output and its report files."""
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+
+
 def _print_json(payload: Any) -> None:
-    print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    print(_json_text(payload))
+
+
+def _print_result(args: argparse.Namespace, payload: Callable[[], Any], text: Callable[[], str]) -> None:
+    """``--json`` prints the payload, else the text; each is built only when it is printed."""
+    if args.json:
+        _print_json(payload())
+    else:
+        print(text())
+
+
+def _check_suffix(path: Path, allowed: set[str], advice: str) -> None:
+    """Refuse an output file the command cannot write before any work is done."""
+    if path.suffix.lower() not in allowed:
+        raise UserError(f"{path}: {advice}")
 
 
 def _add_reader_options(parser: argparse.ArgumentParser) -> None:
@@ -90,11 +111,7 @@ def _cmd_corpus_stats(args: argparse.Namespace) -> int:
     stats = corpus_stats(reader)
     stats["skipped"] = len(reader.report.skipped)
     stats["format"] = reader.report.format
-    if args.json:
-        _print_json(stats)
-    else:
-        print(f"{args.file} ({reader.report.format})")
-        print(_format_stats(stats))
+    _print_result(args, lambda: stats, lambda: f"{args.file} ({reader.report.format})\n{_format_stats(stats)}")
     _report_skipped(reader)
     return 0
 
@@ -221,7 +238,7 @@ def _add_llm_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-retries", type=int, default=2, help="re-asks of an invalid answer before it counts as failed (default 2)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds before a request times out (default 120)")
     p.add_argument("--temperature", type=float, help="sampling temperature (default: the provider's)")
-    p.add_argument("--cache", type=Path, default=Path(".thoughtcode-cache") / "cache.sqlite", help="answer cache shared with the coders (default .thoughtcode-cache/cache.sqlite)")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="answer cache shared with the coders (default .thoughtcode-cache/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
 
 
@@ -454,10 +471,7 @@ def _cmd_taxonomy_diff(args: argparse.Namespace) -> int:
     from thoughtcode.taxonomy.diff import diff_codebooks
 
     diff = diff_codebooks(load_codebook(args.a), load_codebook(args.b))
-    if args.json:
-        _print_json(diff.to_dict())
-    else:
-        print(diff.format_text())
+    _print_result(args, diff.to_dict, diff.format_text)
     return 0
 
 
@@ -474,11 +488,12 @@ def _cmd_taxonomy_migrate(args: argparse.Namespace) -> int:
     )
     if args.out:
         write_labels(result.frame, args.out)
-    if args.json:
-        _print_json({**result.report.to_dict(), "out": str(args.out) if args.out else None})
-    else:
-        print(result.report.format_text())
-        print(f"wrote {args.out}" if args.out else "dry run: nothing written (pass --out FILE to write the table)")
+    _print_result(
+        args,
+        lambda: {**result.report.to_dict(), "out": str(args.out) if args.out else None},
+        lambda: result.report.format_text() + "\n"
+        + (f"wrote {args.out}" if args.out else "dry run: nothing written (pass --out FILE to write the table)"),
+    )
     return 0
 
 
@@ -563,8 +578,7 @@ def _cmd_taxonomy_induce(args: argparse.Namespace) -> int:
     from thoughtcode.drafting import InduceConfig, induce, resolve_unit_kind
     from thoughtcode.drafting.namers import make_namer
 
-    if args.out.suffix.lower() not in {".yaml", ".yml"}:
-        raise UserError(f"{args.out}: write the draft as .yaml or .yml")
+    _check_suffix(args.out, {".yaml", ".yml"}, "write the draft as .yaml or .yml")
     kind = resolve_unit_kind(args.unit)
     config = InduceConfig(
         n_categories=args.n_categories,
@@ -601,7 +615,7 @@ def _cmd_taxonomy_induce(args: argparse.Namespace) -> int:
     result.write(args.out)
     report_path = args.report or args.out.with_suffix(".report.json")
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(result.report(members=True), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    report_path.write_text(_json_text(result.report(members=True)) + "\n", encoding="utf-8")
     if args.assignments:
         args.assignments.parent.mkdir(parents=True, exist_ok=True)
         frame = result.assignments()
@@ -626,8 +640,7 @@ def _cmd_taxonomy_suggest(args: argparse.Namespace) -> int:
     from thoughtcode.drafting import SuggestConfig, suggest_revisions, unit_texts
     from thoughtcode.taxonomy import load_codebook
 
-    if args.out.suffix.lower() not in {".md", ".markdown", ".json"}:
-        raise UserError(f"{args.out}: write suggestions as .md (with the .json beside it) or .json")
+    _check_suffix(args.out, {".md", ".markdown", ".json"}, "write suggestions as .md (with the .json beside it) or .json")
     codebook = load_codebook(args.codebook)
     labels = _read_label_files(args.labels)
     reference = _read_label_files(args.reference) if args.reference else None
@@ -707,8 +720,7 @@ def _cmd_taxonomy_apply(args: argparse.Namespace) -> int:
     from thoughtcode.labels import write_labels
     from thoughtcode.taxonomy.export import to_yaml
 
-    if args.out.suffix.lower() not in {".yaml", ".yml"}:
-        raise UserError(f"{args.out}: write the new version as .yaml or .yml")
+    _check_suffix(args.out, {".yaml", ".yml"}, "write the new version as .yaml or .yml")
     report = read_suggestions(args.suggestions)
     codebook = _suggestions_codebook(report, args)
     proposals = accepted(report, args.accept)
@@ -790,10 +802,7 @@ def _cmd_taxonomy_history(args: argparse.Namespace) -> int:
 
     labels = [_read_label_files([path]) for path in args.labels]
     history = codebook_history(args.codebook, args.dir, labels)
-    if args.json:
-        _print_json(history.to_dict())
-    else:
-        print(history.format_text())
+    _print_result(args, history.to_dict, history.format_text)
     return 0
 
 
@@ -920,33 +929,30 @@ def _cmd_code(args: argparse.Namespace) -> int:
 
     try:
         spec = parse_spec(args.coder)
-    except CoderSpecError as exc:
-        raise UserError(str(exc)) from None
-    if args.few_shot and not args.examples:
-        raise UserError("--few-shot N needs --examples FILE (a labelled corpus, or a table with text and label)")
-    if args.samples > 1 and args.temperature is not None and args.temperature == 0:
-        print("thoughtcode: warning: --samples > 1 with --temperature 0 repeats the same answer", file=sys.stderr)
-    options: dict[str, Any] = {}
-    if spec.is_llm:
-        options = {
-            "concurrency": args.concurrency,
-            "max_retries": args.max_retries,
-            "http_retries": args.http_retries,
-            "timeout": args.timeout,
-            "backoff": args.backoff,
-            "units_per_request": args.units_per_request,
-            "samples": args.samples,
-            "temperature": args.temperature,
-            "max_tokens": args.max_tokens,
-            "mode": args.mode,
-            "few_shot": args.few_shot,
-            "examples": args.examples,
-            "prompt": args.prompt,
-            "cache": None if args.no_cache else args.cache,
-        }
-    try:
+        if args.few_shot and not args.examples:
+            raise UserError("--few-shot N needs --examples FILE (a labelled corpus, or a table with text and label)")
+        if args.samples > 1 and args.temperature is not None and args.temperature == 0:
+            print("thoughtcode: warning: --samples > 1 with --temperature 0 repeats the same answer", file=sys.stderr)
+        options: dict[str, Any] = {}
+        if spec.is_llm:
+            options = {
+                "concurrency": args.concurrency,
+                "max_retries": args.max_retries,
+                "http_retries": args.http_retries,
+                "timeout": args.timeout,
+                "backoff": args.backoff,
+                "units_per_request": args.units_per_request,
+                "samples": args.samples,
+                "temperature": args.temperature,
+                "max_tokens": args.max_tokens,
+                "mode": args.mode,
+                "few_shot": args.few_shot,
+                "examples": args.examples,
+                "prompt": args.prompt,
+                "cache": None if args.no_cache else args.cache,
+            }
         coder = make_coder(spec, **options)
-    except CoderSpecError as exc:
+    except CoderSpecError as exc:  # a bad spec or a coder option its kind does not take
         raise UserError(str(exc)) from None
     summary = run_coding(
         args.file,
@@ -963,10 +969,7 @@ def _cmd_code(args: argparse.Namespace) -> int:
         price_out=args.price_out,
         bootstrap=args.bootstrap,
     )
-    if args.json:
-        _print_json(summary)
-    else:
-        print(format_summary(summary))
+    _print_result(args, lambda: summary, lambda: format_summary(summary))
     return 0
 
 
@@ -1002,7 +1005,7 @@ def _add_coders_commands(subparsers: argparse._SubParsersAction) -> None:
     code.add_argument("--max-tokens", type=int, help="output token limit per request (default 300 + 150 per unit)")
     code.add_argument("--mode", choices=["tools", "json"], default="tools", help="structured output through tool calls (default) or JSON mode")
     code.add_argument("--prompt", type=Path, help="prompt template file (or directory of <unit>.txt files) replacing the built-in one")
-    code.add_argument("--cache", type=Path, default=Path(".thoughtcode-cache") / "cache.sqlite", help="answer cache (default .thoughtcode-cache/cache.sqlite)")
+    code.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="answer cache (default .thoughtcode-cache/cache.sqlite)")
     code.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     code.add_argument("--retry-failed", action="store_true", help="re-code only the units recorded as failed in OUT, keeping one row per unit")
     code.add_argument("--price-in", type=float, help="price per million input tokens, for the cost estimate")
@@ -1148,10 +1151,7 @@ def _agreement_output(result: Any, args: argparse.Namespace) -> None:
     if args.report:
         path = write_report(result, args.report)
         print(f"report written to {path}", file=sys.stderr)
-    if args.json:
-        _print_json(result.to_dict())
-    else:
-        print(format_text(result))
+    _print_result(args, result.to_dict, lambda: format_text(result))
 
 
 def _cmd_agree(args: argparse.Namespace) -> int:
@@ -1177,14 +1177,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from thoughtcode.agreement import run_validate
     from thoughtcode.labels import read_table
 
-    coded = read_table(args.coded)
-    if args.scheme and "scheme" in coded.columns:
-        coded = coded.loc[coded["scheme"] == args.scheme]
+    def of_scheme(frame: Any) -> Any:
+        """The rows of --scheme, when given and the table has a scheme column."""
+        return frame.loc[frame["scheme"] == args.scheme] if args.scheme and "scheme" in frame.columns else frame
+
+    coded = of_scheme(read_table(args.coded))
     unit_text = None
     if args.reference is not None:
-        reference = read_table(args.reference)
-        if args.scheme and "scheme" in reference.columns:
-            reference = reference.loc[reference["scheme"] == args.scheme]
+        reference = of_scheme(read_table(args.reference))
     else:
         from thoughtcode.corpus import load_corpus, reference_labels, thought_units
 
@@ -1284,7 +1284,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if len(units) < 2:
         raise UserError(f"no labelled {kind}s to train on in {args.file}" + (f" joined with {args.labels}" if args.labels else ""))
     try:
-        model, metrics = train_local_model(units, labels, codebook, args.scheme, cv=args.cv, source=source)
+        model, metrics = train_local_model(
+            units, labels, codebook, args.scheme, cv=args.cv, cv_seed=args.cv_seed, source=source
+        )
     except LocalModelError as exc:
         raise UserError(str(exc)) from None
     path = save_model(model, args.out)
@@ -1331,6 +1333,7 @@ def _add_train_command(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--labels", type=Path, help="labels table (.jsonl/.csv/.parquet) with unit_id and label, instead of the corpus's labels")
     train.add_argument("--labels-coder", help="use only the rows of this coder of --labels")
     train.add_argument("--cv", type=int, metavar="K", help="grouped K-fold cross-validation by conversation before training")
+    train.add_argument("--cv-seed", type=int, default=0, help="seed of the cross-validation folds (default 0)")
     train.add_argument("--json", action="store_true", help="print one JSON object")
     train.set_defaults(handler=_cmd_train)
 
