@@ -435,3 +435,9 @@ class Environment:
             "ANTHROPIC_BASE_URL": self.server.anthropic_base_url,
             **self.extra,
         }
+
+    def apply(self, monkeypatch: Any) -> Environment:
+        """Set the variables for one test through pytest's ``monkeypatch`` (undone after the test)."""
+        for name, value in self.variables().items():
+            monkeypatch.setenv(name, value)
+        return self

@@ -81,8 +81,7 @@ def servers():
 def env(servers, monkeypatch):
     for server in servers:
         server.reset()
-    for name, value in Environment(servers[0]).variables().items():
-        monkeypatch.setenv(name, value)
+    Environment(servers[0]).apply(monkeypatch)
     return servers
 
 

@@ -29,8 +29,7 @@ def server():
 def env(server, monkeypatch):
     server.reset()
     server.api_key = None
-    for name, value in Environment(server).variables().items():
-        monkeypatch.setenv(name, value)
+    Environment(server).apply(monkeypatch)
     return server
 
 

@@ -40,9 +40,7 @@ def env(server, monkeypatch):
     server.api_key = None
     server.rule = None
     server.keywords = {}
-    environment = Environment(server)
-    for name, value in environment.variables().items():
-        monkeypatch.setenv(name, value)
+    environment = Environment(server).apply(monkeypatch)
     monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
     server.key = environment.key
     return server

@@ -33,9 +33,7 @@ def env(server, monkeypatch):
     server.reset()
     server.latency = 0.0
     server.keywords = {}
-    environment = Environment(server)
-    for name, value in environment.variables().items():
-        monkeypatch.setenv(name, value)
+    environment = Environment(server).apply(monkeypatch)
     server.key = environment.key
     return server
 

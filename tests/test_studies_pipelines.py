@@ -106,8 +106,7 @@ def server():
 @pytest.fixture
 def env(server, monkeypatch):
     server.reset()
-    for name, value in Environment(server).variables().items():
-        monkeypatch.setenv(name, value)
+    Environment(server).apply(monkeypatch)
     return server
 
 

@@ -41,6 +41,11 @@ def _print_result(args: argparse.Namespace, payload: Callable[[], Any], text: Ca
         print(text())
 
 
+def _subcommands(parser: argparse.ArgumentParser, dest: str) -> argparse._SubParsersAction:
+    """A command group: its COMMAND must be given."""
+    return parser.add_subparsers(dest=dest, required=True, metavar="COMMAND")
+
+
 def _check_suffix(path: Path, allowed: set[str], advice: str) -> None:
     """Refuse an output file the command cannot write before any work is done."""
     if path.suffix.lower() not in allowed:
@@ -170,7 +175,7 @@ def _cmd_corpus_units(args: argparse.Namespace) -> int:
 
 def _add_corpus_commands(subparsers: argparse._SubParsersAction) -> None:
     corpus = subparsers.add_parser("corpus", help="read, check, convert and summarise conversation files")
-    sub = corpus.add_subparsers(dest="corpus_command", required=True, metavar="COMMAND")
+    sub = _subcommands(corpus, "corpus_command")
 
     stats = sub.add_parser(
         "stats",
@@ -504,7 +509,7 @@ def _add_taxonomy_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Codebooks are referred to as NAME, NAME@VERSION or NAME@VERSION#HASH (built-in) or by the "
         "path of a YAML/JSON file.",
     )
-    sub = taxonomy.add_subparsers(dest="taxonomy_command", required=True, metavar="COMMAND")
+    sub = _subcommands(taxonomy, "taxonomy_command")
 
     listing = sub.add_parser("list", help="the built-in codebooks with their references")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
@@ -1033,7 +1038,7 @@ def _add_study_commands(subparsers: argparse._SubParsersAction) -> None:
 
     specs = "openai:MODEL, anthropic:MODEL or openai-compatible:BASE_URL#MODEL (keys from OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENAI_COMPATIBLE_API_KEY)"
     study = subparsers.add_parser("study", help="the ThoughtTrace downstream studies: next-message prediction, thought-guided rewrites, pairwise judging, DPO")
-    sub = study.add_subparsers(dest="study_command", required=True, metavar="COMMAND")
+    sub = _subcommands(study, "study_command")
 
     predict = sub.add_parser(
         "predict",
@@ -1357,7 +1362,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Qualitative coding of human-AI conversations: codebooks, coders, agreement, analyses.",
     )
     parser.add_argument("--version", action="version", version=f"thoughtcode {__version__}")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = _subcommands(parser, "command")
     for register in REGISTRARS:
         register(subparsers)
     return parser

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from thoughtcode.textio import open_text
+from thoughtcode.textio import read_jsonl
 
 LABEL_COLUMNS = [
     "unit_id",
@@ -91,16 +91,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if path.suffix.lower() in {".csv", ".tsv"}:
         return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", keep_default_na=True)
     if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or suffixes.endswith(".jsonl.gz"):
-        rows = []
-        with open_text(path) as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
-        return pd.DataFrame(rows)
+        return pd.DataFrame(read_jsonl(path))
     raise ValueError(f"{path}: unknown table format; use .csv, .tsv, .jsonl or .parquet")
 
 

@@ -259,15 +259,16 @@ def _kappa(pa: np.ndarray, pe: np.ndarray) -> np.ndarray:
         return np.where(1.0 - pe > _PE_TOL, (pa - pe) / (1.0 - pe), np.nan)
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def ratio(num: np.ndarray, den: np.ndarray, fill: float = np.nan) -> np.ndarray:
+    """``num / den`` where ``den > 0``, else ``fill``: an empty denominator is undefined, not an error."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), fill)
 
 
 def percent_agreement(eng: FeatureEngine, w: np.ndarray | None = None, wkey: str = "identity") -> Statistic:
     w = np.eye(eng.q) if w is None else w
     cols = eng.pa(w, wkey)
-    return Statistic("percent_agreement", cols, lambda s: _ratio(s[:, 0], s[:, 1]))
+    return Statistic("percent_agreement", cols, lambda s: ratio(s[:, 0], s[:, 1]))
 
 
 def _multi_rater(eng: FeatureEngine, name: str, w: np.ndarray, wkey: str, chance: str) -> Statistic:
@@ -277,7 +278,7 @@ def _multi_rater(eng: FeatureEngine, name: str, w: np.ndarray, wkey: str, chance
     total_w = float(w.sum())
 
     def finish(s: np.ndarray) -> np.ndarray:
-        pa = _ratio(s[:, 0], s[:, 1])
+        pa = ratio(s[:, 0], s[:, 1])
         pi = s[:, 2 : 2 + q] / s[:, 2 + q : 3 + q]
         if chance == "fleiss":
             pe = np.einsum("bk,kl,bl->b", pi, w, pi)
@@ -308,40 +309,37 @@ def _rater_props(s: np.ndarray, q: int, offset: int) -> np.ndarray:
     return s[:, offset : offset + q] / s[:, offset + q : offset + q + 1]
 
 
-def cohen_kappa(
-    eng: FeatureEngine, a: int, b: int, w: np.ndarray | None = None, wkey: str = "identity", name: str = ""
-) -> Statistic:
-    """Cohen's kappa of coders a and b; marginals use every unit each coder rated (Gwet 2014)."""
+def _two_coders(eng: FeatureEngine, a: int, b: int, w: np.ndarray | None, wkey: str, name: str, pooled: bool) -> Statistic:
+    """Cohen's kappa and Scott's pi share agreement and per-coder features; they differ only in chance,
+    from each coder's own marginals (Cohen) or from the mean of the two (Scott, ``pooled``)."""
     q = eng.q
     w = np.eye(q) if w is None else w
     cols = np.concatenate([eng.pair(a, b, w, wkey), eng.rater(a), eng.rater(b)])
 
     def finish(s: np.ndarray) -> np.ndarray:
-        pa = _ratio(s[:, 1], s[:, 0])
+        pa = ratio(s[:, 1], s[:, 0])
         with np.errstate(divide="ignore", invalid="ignore"):
             p1, p2 = _rater_props(s, q, 2), _rater_props(s, q, 3 + q)
+            if pooled:
+                p1 = p2 = (p1 + p2) / 2
         pe = np.einsum("bk,kl,bl->b", p1, w, p2)
         return _kappa(pa, pe)
 
-    return Statistic(name or "cohen_kappa", cols, finish)
+    return Statistic(name, cols, finish)
+
+
+def cohen_kappa(
+    eng: FeatureEngine, a: int, b: int, w: np.ndarray | None = None, wkey: str = "identity", name: str = ""
+) -> Statistic:
+    """Cohen's kappa of coders a and b; marginals use every unit each coder rated (Gwet 2014)."""
+    return _two_coders(eng, a, b, w, wkey, name or "cohen_kappa", pooled=False)
 
 
 def scott_pi(
     eng: FeatureEngine, a: int, b: int, w: np.ndarray | None = None, wkey: str = "identity"
 ) -> Statistic:
     """Scott's pi of two coders: chance from the mean of the two coders' marginals."""
-    q = eng.q
-    w = np.eye(q) if w is None else w
-    cols = np.concatenate([eng.pair(a, b, w, wkey), eng.rater(a), eng.rater(b)])
-
-    def finish(s: np.ndarray) -> np.ndarray:
-        pa = _ratio(s[:, 1], s[:, 0])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pi = (_rater_props(s, q, 2) + _rater_props(s, q, 3 + q)) / 2
-        pe = np.einsum("bk,kl,bl->b", pi, w, pi)
-        return _kappa(pa, pe)
-
-    return Statistic("scott_pi", cols, finish)
+    return _two_coders(eng, a, b, w, wkey, "scott_pi", pooled=True)
 
 
 def conger_kappa(eng: FeatureEngine, w: np.ndarray | None = None, wkey: str = "identity") -> Statistic:
@@ -353,7 +351,7 @@ def conger_kappa(eng: FeatureEngine, w: np.ndarray | None = None, wkey: str = "i
     cols = np.concatenate([eng.pa(w, wkey), *rater_cols])
 
     def finish(s: np.ndarray) -> np.ndarray:
-        pa = _ratio(s[:, 0], s[:, 1])
+        pa = ratio(s[:, 0], s[:, 1])
         blocks = s[:, 2:].reshape(len(s), n_coders, q + 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             p = blocks[:, :, :q] / blocks[:, :, q:]
@@ -423,7 +421,7 @@ def category_kappa(eng: FeatureEngine, j: int) -> Statistic:
     cols = np.concatenate([cat[[j]], eng.pa(np.eye(q), "identity")[[1]], eng.pi()[[j, q]]])
 
     def finish(s: np.ndarray) -> np.ndarray:
-        pa = _ratio(s[:, 0], s[:, 1])
+        pa = ratio(s[:, 0], s[:, 1])
         p = s[:, 2] / s[:, 3]
         pe = p**2 + (1 - p) ** 2
         return _kappa(pa, pe)
@@ -435,7 +433,7 @@ def specific_agreement(eng: FeatureEngine, j: int) -> Statistic:
     """Proportion of specific agreement for category j: of the pairs involving j, the share that agree."""
     spec = eng.specific()
     cols = spec[[j, eng.q + j]]
-    return Statistic(f"specific_{j}", cols, lambda s: _ratio(s[:, 0], s[:, 1]), analytic=False)
+    return Statistic(f"specific_{j}", cols, lambda s: ratio(s[:, 0], s[:, 1]), analytic=False)
 
 
 def coder_pairs(n_coders: int) -> list[tuple[int, int]]:

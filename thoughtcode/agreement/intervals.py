@@ -116,11 +116,10 @@ def evaluate(
                 est.dropped_replicates = int((~ok).sum())
                 if keep_replicates:
                     est.replicates = values
-                if ok.sum() >= 2:
-                    good = values[ok]
-                    lo, hi = np.quantile(good, [(1 - confidence) / 2, (1 + confidence) / 2])
-                    est.se = float(good.std(ddof=1))
-                    est.ci = (float(lo), float(hi))
+                ci = percentile_interval(values, confidence)
+                if ci is not None:
+                    est.se = float(values[ok].std(ddof=1))
+                    est.ci = ci
         else:
             for stat in stats:
                 est = out[stat.name]

@@ -171,6 +171,14 @@ def bars_png(names: list[str], values: list[float | None], cis: list[Any], title
     return _png(fig)
 
 
+def _estimate_bars(entries: dict[str, Any], key: str, title: str, xlabel: str, alt: str) -> tuple[str, Any]:
+    """An image block: one bar per entry of its estimate ``key`` (value and interval)."""
+    names = list(entries)
+    values = [entries[k][key]["value"] for k in names]
+    cis = [entries[k][key]["ci"] for k in names]
+    return ("img", (bars_png(names, values, cis, title, xlabel), alt))
+
+
 # ---------------------------------------------------------------------- report sections
 def _sections(result: AgreementResult | ValidationResult) -> list[tuple[str, Any]]:
     """The report as a list of (kind, payload) blocks rendered to Markdown or HTML."""
@@ -211,7 +219,6 @@ def _sections(result: AgreementResult | ValidationResult) -> list[tuple[str, Any
                     ),
                 )
             )
-            classes = list(c["per_class"])
             blocks.append(
                 (
                     "table",
@@ -231,22 +238,8 @@ def _sections(result: AgreementResult | ValidationResult) -> list[tuple[str, Any
                     ),
                 )
             )
-            if classes:
-                blocks.append(
-                    (
-                        "img",
-                        (
-                            bars_png(
-                                classes,
-                                [c["per_class"][k]["f1"]["value"] for k in classes],
-                                [c["per_class"][k]["f1"]["ci"] for k in classes],
-                                "F1 per class",
-                                "F1",
-                            ),
-                            "F1 per class",
-                        ),
-                    )
-                )
+            if c["per_class"]:
+                blocks.append(_estimate_bars(c["per_class"], "f1", "F1 per class", "F1", "F1 per class"))
             if c["confused_pairs"]:
                 blocks.append(("h3", "Most frequent errors"))
                 blocks.append(
@@ -347,8 +340,7 @@ def _sections(result: AgreementResult | ValidationResult) -> list[tuple[str, Any
         )
     if d["per_category"]:
         blocks.append(("h2", "Per category"))
-        cats = list(d["per_category"])
-        first = d["per_category"][cats[0]]
+        first = next(iter(d["per_category"].values()))
         kappa_key = "fleiss_kappa" if "fleiss_kappa" in first else None
         blocks.append(
             (
@@ -371,18 +363,9 @@ def _sections(result: AgreementResult | ValidationResult) -> list[tuple[str, Any
         )
         if kappa_key:
             blocks.append(
-                (
-                    "img",
-                    (
-                        bars_png(
-                            cats,
-                            [d["per_category"][k][kappa_key]["value"] for k in cats],
-                            [d["per_category"][k][kappa_key]["ci"] for k in cats],
-                            "Per-category kappa (category vs all others)",
-                            "kappa_j",
-                        ),
-                        "per-category kappa",
-                    ),
+                _estimate_bars(
+                    d["per_category"], kappa_key, "Per-category kappa (category vs all others)", "kappa_j",
+                    "per-category kappa",
                 )
             )
     if result.matrix is not None:

@@ -5,13 +5,12 @@ The JSON form never holds NaN: an undefined coefficient is ``null`` with a warni
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from thoughtcode.agreement.intervals import Estimate
+from thoughtcode.jsonsafe import json_safe
 
 KAPPA_FAMILY = (
     "cohen_kappa",
@@ -53,9 +52,9 @@ class Coefficient(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "value": clean(self.value),
-            "se": clean(self.se),
-            "ci": [clean(self.ci[0]), clean(self.ci[1])] if self.ci is not None else None,
+            "value": json_safe(self.value),
+            "se": json_safe(self.se),
+            "ci": json_safe(self.ci),
             "ci_method": self.ci_method,
         }
 
@@ -169,26 +168,3 @@ class ValidationResult(BaseModel):
         }
         return json_safe(body)
 
-
-def clean(x: Any) -> Any:
-    """A finite float, or None (JSON has no NaN)."""
-    if x is None:
-        return None
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def json_safe(obj: Any) -> Any:
-    """Recursively turn numpy values, tuples and non-finite floats into JSON-safe Python values."""
-    if isinstance(obj, BaseModel):
-        return json_safe(obj.to_dict() if hasattr(obj, "to_dict") else obj.model_dump())
-    if isinstance(obj, dict):
-        return {str(k) if not isinstance(k, str) else k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [json_safe(v) for v in obj.tolist()]
-    return clean(obj)

@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from thoughtcode.agreement.coefficients import ratio
 from thoughtcode.agreement.data import category_key, is_missing, resolve_scale
 from thoughtcode.agreement.intervals import bootstrap_weights, percentile_interval
-from thoughtcode.agreement.results import ValidationResult, json_safe
+from thoughtcode.agreement.results import ValidationResult
+from thoughtcode.jsonsafe import json_safe
 
 METRICS = (
     "accuracy",
@@ -51,11 +53,10 @@ def confusion_metrics(m: np.ndarray, present: np.ndarray) -> dict[str, np.ndarra
     support = m.sum(axis=2)
     predicted = m.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, diag / np.where(predicted > 0, predicted, 1), 0.0)
-        recall = np.where(support > 0, diag / np.where(support > 0, support, 1), 0.0)
-        pr = precision + recall
-        f1 = np.where(pr > 0, 2 * precision * recall / np.where(pr > 0, pr, 1), 0.0)
-        accuracy = np.where(total > 0, diag.sum(axis=1) / np.where(total > 0, total, 1), np.nan)
+        precision = ratio(diag, predicted, 0.0)
+        recall = ratio(diag, support, 0.0)
+        f1 = ratio(2 * precision * recall, precision + recall, 0.0)
+        accuracy = ratio(diag.sum(axis=1), total)
         p = present.astype(float)
         n_present = p.sum()
         wsum = (support * p).sum(axis=1)
@@ -70,17 +71,24 @@ def confusion_metrics(m: np.ndarray, present: np.ndarray) -> dict[str, np.ndarra
             1 - (nn - 1) * (2 * total - 2 * diag.sum(axis=1)) / np.where(de > 1e-12, de, 1),
             np.nan,
         )
+
+    def macro(per_class: np.ndarray) -> np.ndarray:
+        return (per_class * p).sum(axis=1) / n_present
+
+    def weighted(per_class: np.ndarray) -> np.ndarray:
+        return (per_class * support).sum(axis=1) / wsum
+
     out = {
         "accuracy": accuracy,
-        "precision_macro": (precision * p).sum(axis=1) / n_present,
-        "recall_macro": (recall * p).sum(axis=1) / n_present,
-        "f1_macro": (f1 * p).sum(axis=1) / n_present,
+        "precision_macro": macro(precision),
+        "recall_macro": macro(recall),
+        "f1_macro": macro(f1),
         "precision_micro": accuracy,
         "recall_micro": accuracy,
         "f1_micro": accuracy,
-        "precision_weighted": (precision * support).sum(axis=1) / wsum,
-        "recall_weighted": (recall * support).sum(axis=1) / wsum,
-        "f1_weighted": (f1 * support).sum(axis=1) / wsum,
+        "precision_weighted": weighted(precision),
+        "recall_weighted": weighted(recall),
+        "f1_weighted": weighted(f1),
         "cohen_kappa": kappa,
         "krippendorff_alpha": alpha,
         "precision": precision,

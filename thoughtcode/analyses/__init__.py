@@ -12,7 +12,7 @@ through the coders' public client, and only when given a judge.
 """
 
 from thoughtcode.analyses.categories import category_analysis, category_distribution
-from thoughtcode.analyses.common import AnalysisResult, json_safe
+from thoughtcode.analyses.common import AnalysisResult
 from thoughtcode.analyses.demographics import demographics_analysis, purpose_themes
 from thoughtcode.analyses.inputs import AnalysisInputs, LabelSet, Scheme, load_inputs, make_scheme
 from thoughtcode.analyses.judged import coverage_analysis, inference_analysis, thought_items
@@ -38,6 +38,7 @@ from thoughtcode.analyses.stages import (
 )
 from thoughtcode.analyses.suite import ANALYSES, run_analyses, run_analysis
 from thoughtcode.analyses.topics import topic_analysis
+from thoughtcode.jsonsafe import json_safe
 
 __all__ = [
     "ANALYSES",

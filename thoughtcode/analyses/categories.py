@@ -8,7 +8,7 @@ from thoughtcode.analyses.common import AnalysisResult, rounded, unavailable
 from thoughtcode.analyses.inputs import AnalysisInputs, LabelSet
 
 
-def category_distribution(label_set: LabelSet, n_units: int | None = None) -> pd.DataFrame:
+def category_distribution(label_set: LabelSet) -> pd.DataFrame:
     """Counts and shares per category in codebook order (zero rows kept); shares of labelled units."""
     scheme = label_set.scheme
     labels = label_set.single()
@@ -37,9 +37,7 @@ def category_analysis(inputs: AnalysisInputs) -> AnalysisResult:
         table = category_distribution(label_set)
         labelled = int(table["count"].sum())
         schemes[scheme.name] = {
-            "source": label_set.source,
-            "codebook": scheme.source,
-            "coder": label_set.coder,
+            **label_set.provenance(),
             "units": kind_units,
             "labelled": labelled,
             "unlabelled": kind_units - labelled,

@@ -1,12 +1,12 @@
-"""Pieces every analysis shares: the result type, JSON-safe conversion, small statistics helpers, sampling
-and prompt templates kept as text files."""
+"""Pieces every analysis shares: the result type, small statistics helpers, sampling and prompt templates
+kept as text files."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -15,31 +15,9 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from thoughtcode.jsonsafe import json_safe
+
 T = TypeVar("T")
-
-
-def json_safe(value: Any) -> Any:
-    """Turn numpy scalars, arrays, DataFrames and NaN/inf into plain JSON values (NaN -> None)."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, pd.DataFrame):
-        return [json_safe(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, pd.Series):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_safe(v) for v in value.tolist()]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
 
 
 def rounded(value: float | None, digits: int = 4) -> float | None:
@@ -127,13 +105,6 @@ def sample_items(items: Sequence[T], limit: int | None, seed: int = 0) -> list[T
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(len(items), size=limit, replace=False).tolist())
     return [items[i] for i in chosen]
-
-
-def shorten(text: str, max_chars: int | None) -> str:
-    """The text cut to ``max_chars`` characters (with a visible mark), or unchanged."""
-    if max_chars is None or len(text) <= max_chars:
-        return text
-    return text[:max_chars].rstrip() + " […]"
 
 
 class PromptFiles:

@@ -173,6 +173,10 @@ class LabelSet:
             "notes": list(self.notes),
         }
 
+    def provenance(self) -> dict[str, Any]:
+        """Where the labels come from, the first entries of every analysis's data on them."""
+        return {"source": self.source, "codebook": self.scheme.source, "coder": self.coder}
+
     def single(self) -> pd.Series:
         """unit_id -> label (first label of a multi-label row)."""
         if "label" in self.frame.columns:

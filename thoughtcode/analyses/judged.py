@@ -31,13 +31,12 @@ from thoughtcode.analyses.common import (
     PromptFiles,
     group_bootstrap_interval,
     sample_items,
-    shorten,
     unavailable,
 )
 from thoughtcode.analyses.inputs import AnalysisInputs
 from thoughtcode.analyses.studies.llm import Call, ModelSettings, StudyModel, Usage, usage_table, user_turn
 from thoughtcode.coders import Answer
-from thoughtcode.corpus import Conversation, Message, dialogue, thought_units, transcript
+from thoughtcode.corpus import Conversation, Message, dialogue, shorten, thought_units, transcript
 
 KINDS: tuple[str, str] = ("reason", "reaction")
 SCORES = (1, 2, 3, 4, 5)

@@ -11,6 +11,7 @@ from collections import Counter
 
 import pandas as pd
 
+from thoughtcode.analyses.categories import category_distribution
 from thoughtcode.analyses.common import AnalysisResult, rounded, unavailable
 from thoughtcode.analyses.inputs import AnalysisInputs
 
@@ -92,23 +93,16 @@ def relation_analysis(inputs: AnalysisInputs) -> AnalysisResult:
         return unavailable("relations", title, "no labels given: pass a turn-relations labels table (user-turn units) with --labels")
     scheme = label_set.scheme
     relations = label_set.single()
-    counts = relations.value_counts().reindex(scheme.order, fill_value=0)
+    overall = category_distribution(label_set).rename(columns={"category": "relation"})
+    counts = overall.set_index("relation")["count"]
     total = int(counts.sum())
-    overall = pd.DataFrame({
-        "relation": counts.index,
-        "name": [scheme.name_of(c) for c in counts.index],
-        "count": counts.to_numpy().astype(int),
-        "share": (counts / total).to_numpy() if total else 0.0,
-    })
     sequences = turn_sequences(inputs, relations)
     flow = flow_table(sequences, scheme.order)
     ends = end_table(sequences)
     result = AnalysisResult("relations", title)
     unlabelled = len(inputs.user_turns) - total
     result.data = {
-        "source": label_set.source,
-        "codebook": scheme.source,
-        "coder": label_set.coder,
+        **label_set.provenance(),
         "user_turns": int(len(inputs.user_turns)),
         "labelled": total,
         "overall": [{**r, "share": rounded(r["share"])} for r in overall.to_dict(orient="records")],

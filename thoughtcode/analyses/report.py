@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 
 from thoughtcode import __version__
-from thoughtcode.analyses.common import AnalysisResult, json_safe
+from thoughtcode.analyses.common import AnalysisResult
 from thoughtcode.analyses.inputs import AnalysisInputs
+from thoughtcode.jsonsafe import json_safe
 
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px; margin: 2em auto;

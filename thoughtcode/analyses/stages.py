@@ -385,8 +385,8 @@ def stage_analysis(
     for label_set in label_sets:
         scheme = label_set.scheme
         frame, orders, notes = thought_factor_frame(inputs, label_set)
-        entry: dict[str, Any] = {"source": label_set.source, "codebook": scheme.source, "coder": label_set.coder,
-                                 "unit_kind": scheme.unit_kind, "n_thoughts": int(len(frame)), "factors": {}}
+        entry: dict[str, Any] = {**label_set.provenance(), "unit_kind": scheme.unit_kind, "n_thoughts": int(len(frame)),
+                                 "factors": {}}
         result.notes.extend(f"{scheme.name}: {n}" for n in notes + label_set.notes)
         for factor in factors:
             if factor not in frame.columns:

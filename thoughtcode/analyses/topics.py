@@ -80,14 +80,11 @@ def topic_analysis(inputs: AnalysisInputs) -> AnalysisResult:
     label_set = inputs.for_kind("conversation")
     if label_set is None:
         return unavailable("topics", title, "no labels given: pass a topics labels table (conversation units) with --labels")
-    scheme = label_set.scheme
     categories, subtopics, facts = topic_tables(label_set)
     result = AnalysisResult("topics", title)
     unlabelled = len(inputs.conversation_frame) - facts["labelled_conversations"]
     result.data = {
-        "source": label_set.source,
-        "codebook": scheme.source,
-        "coder": label_set.coder,
+        **label_set.provenance(),
         **facts,
         "unlabelled_conversations": unlabelled,
         "counting": COUNTING,

@@ -192,15 +192,18 @@ def user_turn_units(
             previous_user = message.content
 
 
+def shorten(text: str, max_chars: int | None) -> str:
+    """The text cut to ``max_chars`` characters (with a visible mark), or unchanged."""
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    return text[:max_chars].rstrip() + " […]"
+
+
 def transcript(messages: Sequence[Message], max_chars_per_message: int | None = None) -> str:
     """A plain transcript, ``User:``/``Assistant:`` per line block, optionally shortening each message."""
-    lines = []
-    for message in messages:
-        content = message.content
-        if max_chars_per_message is not None and len(content) > max_chars_per_message:
-            content = content[:max_chars_per_message].rstrip() + " […]"
-        lines.append(f"{message.type.capitalize()}: {content}")
-    return "\n\n".join(lines)
+    return "\n\n".join(
+        f"{message.type.capitalize()}: {shorten(message.content, max_chars_per_message)}" for message in messages
+    )
 
 
 def conversation_units(conversations: Iterable[Conversation]) -> Iterator[ConversationUnit]:

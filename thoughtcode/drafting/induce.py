@@ -539,14 +539,15 @@ class InduceResult:
             lines.append(f"  {c.id:<34} {c.size:>5} {c.share:6.1%}{stability}{parent}")
             lines.append(f"      {c.name}: " + ", ".join(w for w, _ in c.keywords))
             for e in c.examples[:examples]:
-                lines.append(f"      e.g. {_one_line(e['text'], 100)}")
+                lines.append(f"      e.g. {one_line(e['text'], 100)}")
         if self.outliers:
             words = ", ".join(self.outlier_keywords) or "-"
             lines.append(f"  outliers{'':<26} {len(self.outliers):>5} {self.outlier_share:6.1%}  words: {words}")
         return "\n".join(lines)
 
 
-def _one_line(text: str, limit: int) -> str:
+def one_line(text: str, limit: int) -> str:
+    """The text on one line, cut to ``limit`` characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -608,7 +609,7 @@ def _representatives(
         if key in seen:
             continue
         seen.add(key)
-        out.append({"unit_id": unit_ids[i], "text": _one_line(texts[i], limit), "similarity": float(embeddings[i] @ centre)})
+        out.append({"unit_id": unit_ids[i], "text": one_line(texts[i], limit), "similarity": float(embeddings[i] @ centre)})
         if len(out) >= k:
             break
     return out
@@ -769,7 +770,7 @@ def induce(
                     children=[categories[c].id for c in children],
                 )
             )
-    outliers = [{"unit_id": ids[i], "text": _one_line(kept_texts[i], 200)} for i in np.flatnonzero(labels < 0)]
+    outliers = [{"unit_id": ids[i], "text": one_line(kept_texts[i], 200)} for i in np.flatnonzero(labels < 0)]
     outlier_keywords = [w for w, _ in keywords.get(-1, [])]
     timings["represent"] = time.perf_counter() - t0
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from thoughtcode.drafting.induce import DraftingError
+from thoughtcode.drafting.induce import DraftingError, one_line
 from thoughtcode.drafting.suggest import Proposal, SuggestionReport
 from thoughtcode.taxonomy import Codebook, parse_codebook
 from thoughtcode.taxonomy.model import SEMVER
@@ -46,8 +46,7 @@ def next_version(codebook: Codebook, breaking: bool) -> str:
 
 
 def _first_sentence(text: str, limit: int = 160) -> str:
-    sentence = re.split(r"(?<=[.;])\s", " ".join(text.split()), maxsplit=1)[0]
-    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+    return one_line(re.split(r"(?<=[.;])\s", " ".join(text.split()), maxsplit=1)[0], limit)
 
 
 def _category(data: Mapping[str, Any], parent: str | None) -> dict[str, Any]:
@@ -463,8 +462,9 @@ def measure_revision(
     point_before, point_after = _metrics(ones, hot_before), _metrics(ones, hot_after)
     reps_before = reps_after = None
     if bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        weights = rng.multinomial(len(shared), np.full(len(shared), 1 / len(shared)), size=bootstrap).astype(float)
+        from thoughtcode.agreement.intervals import bootstrap_weights
+
+        weights = np.concatenate(list(bootstrap_weights(np.ones(len(shared)), bootstrap, seed)))
         reps_before, reps_after = _metrics(weights, hot_before), _metrics(weights, hot_after)
     out_before, out_after, out_diff = {}, {}, {}
     for metric in METRICS:

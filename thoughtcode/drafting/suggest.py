@@ -372,6 +372,17 @@ def suggest_revisions(
     def kj(cid: str) -> float | None:
         return kappa.get(cid, {}).get("value")
 
+    def kj_ci(cid: str) -> Any:
+        return kappa.get(cid, {}).get("ci")
+
+    def rated(examples: Sequence[str]) -> list[dict[str, Any]]:
+        """Example units with every coder's label, the evidence of merge, sharpen and retire."""
+        return [_example(u, texts, ratings_of(u)) for u in examples]
+
+    def sharpen(categories: list[str], pair: tuple[str, str]) -> dict[str, Any]:
+        """The change of a sharpened boundary: definitions to edit, with the pair's units as near misses."""
+        return {"op": "sharpen", "categories": categories, "definitions": {}, "near_misses": _near_misses(pair_examples[pair], texts, config)}
+
     # merge / sharpen from confused pairs
     involved: set[str] = set()
     for (a, b), count in pair_units.most_common():
@@ -384,9 +395,9 @@ def suggest_revisions(
             "units_with_either": either,
             "confusion_rate": round(rate, 3),
             "kappa_j": {a: kj(a), b: kj(b)},
-            "kappa_j_ci": {a: kappa.get(a, {}).get("ci"), b: kappa.get(b, {}).get("ci")},
+            "kappa_j_ci": {a: kj_ci(a), b: kj_ci(b)},
             "units": {a: touched[a], b: touched[b]},
-            "examples": [_example(u, texts, ratings_of(u)) for u in pair_examples[(a, b)][: config.examples]],
+            "examples": rated(pair_examples[(a, b)][: config.examples]),
         }
         if rate >= config.merge_rate:
             into, other = (a, b) if touched[a] >= touched[b] else (b, a)
@@ -418,7 +429,7 @@ def suggest_revisions(
                         "not say where one ends and the other begins. Units of both are re-coded after the edit."
                     ),
                     evidence=evidence,
-                    change={"op": "sharpen", "categories": [a, b], "definitions": {}, "near_misses": _near_misses(pair_examples[(a, b)], texts, config)},
+                    change=sharpen([a, b], (a, b)),
                     score=1 + rate,
                 )
             )
@@ -444,13 +455,13 @@ def suggest_revisions(
                 ),
                 evidence={
                     "kappa_j": value,
-                    "kappa_j_ci": kappa.get(cid, {}).get("ci"),
+                    "kappa_j_ci": kj_ci(cid),
                     "units": touched[cid],
                     "most_confused_with": partner,
                     "units_with_both": pair_units[pair],
-                    "examples": [_example(u, texts, ratings_of(u)) for u in pair_examples[pair][: config.examples]],
+                    "examples": rated(pair_examples[pair][: config.examples]),
                 },
-                change={"op": "sharpen", "categories": [cid, partner], "definitions": {}, "near_misses": _near_misses(pair_examples[pair], texts, config)},
+                change=sharpen([cid, partner], pair),
                 score=1 + (config.low_kappa - value),
             )
         )
@@ -472,7 +483,7 @@ def suggest_revisions(
                     f"{names[cid]} was used on {touched[cid]} unit(s), fewer than {floor} (max of {config.near_empty_units} "
                     f"and {config.near_empty_share:.0%} of units); its units are re-coded with the other categories."
                 ),
-                evidence={"units": touched[cid], "threshold": floor, "kappa_j": kj(cid), "examples": [_example(u, texts, ratings_of(u)) for u in examples]},
+                evidence={"units": touched[cid], "threshold": floor, "kappa_j": kj(cid), "examples": rated(examples)},
                 change={"op": "retire", "category": cid},
                 score=1 - touched[cid] / max(floor, 1),
             )
@@ -512,13 +523,9 @@ def suggest_revisions(
     )
 
 
-def _near_misses(units: Sequence[str], texts: Mapping[str, str] | None, config: SuggestConfig) -> list[dict[str, str]]:
-    out = []
-    for u in units[: config.examples]:
-        text = (texts or {}).get(u)
-        if text and text.strip():
-            out.append({"unit_id": u, "text": " ".join(text.split())[:240]})
-    return out
+def _near_misses(units: Sequence[str], texts: Mapping[str, str] | None, config: SuggestConfig) -> list[dict[str, Any]]:
+    """The first example units that have a text (a near miss without one shows nothing)."""
+    return [e for e in (_example(u, texts) for u in units[: config.examples]) if e["text"]]
 
 
 def _embed_units(embedder: Any, unit_ids: Sequence[str], texts: Mapping[str, str]) -> tuple[list[str], np.ndarray]:

@@ -10,12 +10,22 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 CATEGORY_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+#: A codebook name, as the ``name`` field and as the head of a reference ``name@version#hash``.
+CODEBOOK_NAME = r"[a-z][a-z0-9_-]*"
 UnitKind = Literal["reason", "reaction", "user_turn", "conversation"]
 
 
@@ -42,6 +52,10 @@ def _check_semver(value: str) -> str:
     if not SEMVER.match(value):
         raise ValueError(f"version {value!r} is not semantic (MAJOR.MINOR.PATCH, e.g. 1.0.0)")
     return value
+
+
+#: A version field: YAML numbers read as text, then checked as a semantic version.
+SemVer = Annotated[str, BeforeValidator(_version_text), AfterValidator(_check_semver)]
 
 
 class Example(BaseModel):
@@ -98,19 +112,9 @@ class ChangelogEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: str
+    version: SemVer
     date: str | None = None
     changes: list[str] = Field(default_factory=list)
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_as_text(cls, value: Any) -> Any:
-        return _version_text(value)
-
-    @field_validator("version")
-    @classmethod
-    def _semver(cls, value: str) -> str:
-        return _check_semver(value)
 
 
 class Migration(BaseModel):
@@ -124,18 +128,13 @@ class Migration(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_version: str = Field(alias="from")
+    from_version: SemVer = Field(alias="from")
     map: dict[str, str | list[str] | None] = Field(default_factory=dict)
 
-    @field_validator("from_version", mode="before")
-    @classmethod
-    def _version_as_text(cls, value: Any) -> Any:
-        return _version_text(value)
 
-    @field_validator("from_version")
-    @classmethod
-    def _semver(cls, value: str) -> str:
-        return _check_semver(value)
+def _repeated(values: Sequence[Any]) -> list[str]:
+    """The ids that occur more than once, sorted (non-text values are left to field validation)."""
+    return sorted({v for v in values if isinstance(v, str) and values.count(v) > 1})
 
 
 def structure_problems(
@@ -154,7 +153,7 @@ def structure_problems(
         return ["a codebook needs at least one category"]
     problems: list[str] = []
     ids = [c["id"] for c in cats]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    duplicates = _repeated(ids)
     if duplicates:
         problems.append(f"duplicate category id(s): {', '.join(duplicates)}")
     known = set(ids)
@@ -196,7 +195,7 @@ def structure_problems(
         order = list(order)
         unknown = [i for i in order if i not in assignable]
         missing = [i for i in assignable if i not in order]
-        repeated = sorted({i for i in order if isinstance(i, str) and order.count(i) > 1})
+        repeated = _repeated(order)
         if unknown:
             problems.append(
                 f"order lists id(s) that are not assignable categories: {', '.join(map(str, unknown))}"
@@ -239,7 +238,7 @@ class Codebook(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str
-    version: str
+    version: SemVer
     title: str
     description: str = ""
     unit: UnitKind
@@ -253,19 +252,9 @@ class Codebook(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_is_identifier(cls, value: str) -> str:
-        if not re.match(r"^[a-z][a-z0-9_-]*$", value):
+        if not re.match(rf"^{CODEBOOK_NAME}$", value):
             raise ValueError(f"codebook name {value!r} must be lower case letters, digits, '-' or '_'")
         return value
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_as_text(cls, value: Any) -> Any:
-        return _version_text(value)
-
-    @field_validator("version")
-    @classmethod
-    def _semver(cls, value: str) -> str:
-        return _check_semver(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Codebook:
@@ -296,16 +285,19 @@ class Codebook(BaseModel):
     def is_hierarchical(self) -> bool:
         return any(c.parent for c in self.categories)
 
+    def _parent_ids(self) -> set[str]:
+        return {c.parent for c in self.categories if c.parent}
+
     @property
     def parents(self) -> list[Category]:
         """Categories that have children."""
-        parent_ids = {c.parent for c in self.categories if c.parent}
+        parent_ids = self._parent_ids()
         return [c for c in self.categories if c.id in parent_ids]
 
     @property
     def leaves(self) -> list[Category]:
         """Categories without children: the codes a coder assigns."""
-        parent_ids = {c.parent for c in self.categories if c.parent}
+        parent_ids = self._parent_ids()
         return [c for c in self.categories if c.id not in parent_ids]
 
     @property

@@ -15,11 +15,17 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from thoughtcode.taxonomy.model import Codebook, CodebookError, structure_problems, version_key
+from thoughtcode.taxonomy.model import CODEBOOK_NAME, Codebook, CodebookError, structure_problems, version_key
 
 BUILTIN_DIR = Path(__file__).parent / "codebooks"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads the topics book ~10x faster
-_REF = re.compile(r"^(?P<name>[a-z][a-z0-9_-]*)(?:@(?P<version>[^#]+))?(?:#(?P<hash>[0-9a-f]{4,64}))?$")
+_REF = re.compile(rf"^(?P<name>{CODEBOOK_NAME})(?:@(?P<version>[^#]+))?(?:#(?P<hash>[0-9a-f]{{4,64}}))?$")
+
+
+def _read_data(path: Path) -> Any:
+    """A codebook file's raw data: JSON for ``.json``, YAML otherwise (callers handle parse errors)."""
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=_YAML_LOADER)
 
 
 def _error_location(loc: tuple[Any, ...], data: Any) -> str:
@@ -73,8 +79,7 @@ def load_codebook_file(path: str | Path) -> Codebook:
     if not path.is_file():
         raise CodebookError(f"{path}: no such codebook file")
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=_YAML_LOADER)
+        data = _read_data(path)
     except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
         raise CodebookError(
             f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}"
@@ -86,7 +91,7 @@ def load_codebook_file(path: str | Path) -> Codebook:
 def _builtin_index() -> dict[str, dict[str, Path]]:
     index: dict[str, dict[str, Path]] = {}
     for path in sorted(BUILTIN_DIR.glob("*.yaml")):
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        data = _read_data(path)
         index.setdefault(data["name"], {})[data["version"]] = path
     return index
 
@@ -114,8 +119,7 @@ def codebook_versions(name: str, search_dirs: list[Path] | None = None) -> list[
 def _declared_name(path: Path) -> str | None:
     """The ``name`` a file says it is, or None for files that are not codebooks at all."""
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=_YAML_LOADER)
+        data = _read_data(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError):
         return None
     return data.get("name") if isinstance(data, dict) else None

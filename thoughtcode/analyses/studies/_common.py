@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from thoughtcode.analyses.common import PromptFiles, json_safe, shorten
-from thoughtcode.corpus import Message
+from thoughtcode.analyses.common import PromptFiles
+from thoughtcode.corpus import Message, shorten
+from thoughtcode.jsonsafe import json_safe
 
 PROMPTS = PromptFiles(Path(__file__).parent / "prompts")
 render = PROMPTS.render
@@ -38,9 +39,14 @@ def chat_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     return [{"role": m.type, "content": m.content} for m in messages]
 
 
+def message_block(message: Message, max_chars: int | None = None) -> str:
+    """One message of a study prompt: a ``[User]`` / ``[Assistant]`` line, then its (shortened) text."""
+    return f"[{message.type.capitalize()}]\n{shorten(message.content, max_chars)}"
+
+
 def plain_transcript(messages: Sequence[Message], max_chars: int | None = None) -> str:
     """``[User]`` / ``[Assistant]`` blocks, one per message."""
-    return "\n\n".join(f"[{m.type.capitalize()}]\n{shorten(m.content, max_chars)}" for m in messages)
+    return "\n\n".join(message_block(m, max_chars) for m in messages)
 
 
 # --- paired statistics ------------------------------------------------------------------------------------
@@ -74,9 +80,7 @@ def paired_summary(
     out["diff_ci"] = [float(v) for v in np.quantile(boot_b - boot_a, [alpha, 1 - alpha])]
     with np.errstate(divide="ignore", invalid="ignore"):
         gains = np.where(boot_a != 0, boot_b / boot_a - 1, np.nan)
-    gains = gains[np.isfinite(gains)]
-    if len(gains):
-        out["gain_ci"] = [float(v) for v in np.quantile(gains, [alpha, 1 - alpha])]
+    out["gain_ci"] = percentile_interval(gains, level)
     diff = y - x
     if n >= 2 and np.any(diff != 0):
         w = stats.wilcoxon(y, x, zero_method="wilcox", alternative="two-sided")
@@ -117,20 +121,6 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
             handle.write(json.dumps(json_safe(row), ensure_ascii=False) + "\n")
             count += 1
     return count
-
-
-def read_jsonl(path: Path | str) -> list[dict[str, Any]]:
-    """All JSON objects of a JSONL file (blank lines ignored); errors name the line."""
-    rows = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-    return rows
 
 
 def write_json(payload: Any, path: Path) -> None:

@@ -31,7 +31,6 @@ from pydantic import BaseModel, Field
 
 from thoughtcode.analyses.studies._common import (
     percentile_interval,
-    read_jsonl,
     render,
     template_hash,
     write_json,
@@ -39,6 +38,7 @@ from thoughtcode.analyses.studies._common import (
 from thoughtcode.analyses.studies.llm import Call, ModelSettings, StudyModel, Usage, usage_table, user_turn
 from thoughtcode.analyses.studies.report import Section, write_report
 from thoughtcode.corpus import count_tokens
+from thoughtcode.textio import read_jsonl
 
 Verdict = Literal["A>>B", "A>B", "A=B", "B>A", "B>>A"]
 VERDICTS: tuple[str, ...] = ("A>>B", "A>B", "A=B", "B>A", "B>>A")

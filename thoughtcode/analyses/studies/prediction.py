@@ -32,16 +32,16 @@ from pydantic import BaseModel, Field
 
 from thoughtcode.analyses.common import sample_items
 from thoughtcode.analyses.studies._common import (
+    message_block,
     paired_summary,
     render,
-    shorten,
     template_hash,
     write_json,
     write_jsonl,
 )
 from thoughtcode.analyses.studies.llm import Call, ModelSettings, StudyModel, Usage, usage_table, user_turn
 from thoughtcode.analyses.studies.report import Section, write_report
-from thoughtcode.corpus import Conversation, Message, dialogue
+from thoughtcode.corpus import Conversation, Message, dialogue, shorten
 
 HISTORY = "history-only"
 AUGMENTED = "thought-augmented"
@@ -170,7 +170,7 @@ def render_context(item: PredictionItem, with_thoughts: bool, max_chars_per_mess
             by_position.setdefault(thought.position, []).append(thought)
     blocks = []
     for index, message in enumerate(item.history):
-        blocks.append(f"[{message.type.capitalize()}]\n{shorten(message.content, max_chars_per_message)}")
+        blocks.append(message_block(message, max_chars_per_message))
         for thought in by_position.get(index, []):
             mark = REASON_MARK if thought.kind == "reason" else REACTION_MARK
             blocks.append(f"<<{mark}>>\n{thought.text}\n<</private thought>>")

@@ -22,8 +22,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from thoughtcode.analyses.studies._common import read_jsonl, write_json, write_jsonl
+from thoughtcode.analyses.studies._common import write_json, write_jsonl
 from thoughtcode.corpus import count_tokens
+from thoughtcode.textio import read_jsonl
 
 PAIR_KEYS = ("prompt", "chosen", "rejected")
 METADATA_KEYS = (

@@ -31,7 +31,6 @@ from thoughtcode.analyses.studies._common import (
     has_letters,
     plain_transcript,
     render,
-    shorten,
     template_hash,
     word_count,
     write_json,
@@ -40,7 +39,7 @@ from thoughtcode.analyses.studies._common import (
 from thoughtcode.analyses.studies.llm import Call, ModelSettings, StudyModel, Usage, usage_table, user_turn
 from thoughtcode.analyses.studies.preference import make_pair, write_preference_data
 from thoughtcode.analyses.studies.report import Section, write_report
-from thoughtcode.corpus import Conversation, Message, dialogue
+from thoughtcode.corpus import Conversation, Message, dialogue, shorten
 
 DISSATISFIED_LABELS: tuple[str, ...] = ("content_relevance", "presentation_style", "scope_fit")
 Arm = Literal["thought", "message"]

@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thoughtcode.analyses.studies._common import read_jsonl, write_json
+from thoughtcode.analyses.studies._common import write_json
 from thoughtcode.analyses.studies.preference import PAIR_KEYS, split_pairs, validate_dpo_file
+from thoughtcode.textio import read_jsonl
 
 EXTRA_HINT = "DPO training needs the train extra: pip install 'thoughtcode[train]' (torch, transformers, trl, peft, datasets)"
 
