@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 
 import numpy as np
@@ -153,3 +154,21 @@ def test_shift_analysis_on_the_sample_with_the_offline_embedder():
     table = result.tables["shift_metrics"].set_index("pair_type")
     assert table.loc["message_reason", "distance_median"] == pytest.approx(types["message_reason"]["distance"]["p50"], abs=1e-4)
     assert set(result.figures) == {"shift_differences", "shift_distances"}
+    assert result.data["settings"]["projection"] == "pca"
+    assert "PCA" in result.captions["shift_differences"]
+
+
+def test_umap_projection_without_the_topics_extra_is_a_clear_error(tmp_path, capsys):
+    if importlib.util.find_spec("umap") is not None:
+        pytest.skip("umap-learn is installed here; tests_extra/test_analyses_umap.py covers the projection")
+    with pytest.raises(ValueError, match=r"pip install 'thoughtcode\[topics\]'"):
+        shift_analysis(load_inputs(SAMPLE), projection="umap")
+    with pytest.raises(ValueError, match="unknown projection"):
+        shift_analysis(load_inputs(SAMPLE), projection="tsne")
+    from thoughtcode.cli import main
+
+    for command in (["analyze", "shift", str(SAMPLE)], ["analyze", "all", str(SAMPLE), "--out", str(tmp_path / "out")]):
+        assert main([*command, "--projection", "umap"]) == 2
+        err = capsys.readouterr().err
+        assert "UMAP" in err and "pip install 'thoughtcode[topics]'" in err
+    assert not (tmp_path / "out").exists()  # refused before any analysis ran

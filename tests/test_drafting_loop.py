@@ -9,6 +9,7 @@ sharpen, whose units are re-coded): every second unit A puts there, so at least 
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -169,7 +170,25 @@ def test_the_loop_through_the_cli(loop, sample_file, tmp_path, monkeypatch, caps
     assert main(["taxonomy", "validate", "v2.yaml"]) == 0
     recoded = read_labels(tmp_path / "v2.labels.jsonl")
     assert len(recoded) == len(loop["before"]) and recoded["codebook"].str.startswith("reasons_draft@0.2.0#").all()
-    capsys.readouterr()
+    total = loop["before"]["unit_id"].nunique()
+    assert f"agreement measured on all {total} units both coders labelled" in out
+    # the sharpened boundary without --coder: its marked units stay pending, and the measure says it covers fewer
+    sharpen = next(pid for pid, kind in ids.items() if kind == "sharpen")
+    labels = loop["before"]
+    pending = labels.loc[labels["label"].isin(loop["rules"].move), "unit_id"].astype(str).nunique()
+    measured = total - pending
+    assert 0 < pending < total
+    command = ["taxonomy", "apply", "suggestions.json", "--accept", sharpen, "--out", "sharpened/v2.yaml", "--labels", str(before),
+               "--bootstrap", "100"]  # fmt: skip
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    coverage = f"measured on {measured} of {total} units; {pending} marked for re-coding are pending: pass --coder"
+    assert f"agreement {coverage}" in out
+    assert f"on the same {measured} of {total} units" in out
+    assert main([*command, "--json"]) == 0
+    agreement = json.loads(capsys.readouterr().out)["agreement"]
+    assert (agreement["n_units"], agreement["n_units_total"]) == (measured, total)
+    assert agreement["units_left_out"]["pending_recoding"] == pending and agreement["coverage"].startswith(coverage)
     assert main(["taxonomy", "history", "v2.yaml", "--labels", str(before), "--labels", "v2.labels.jsonl"]) == 0
     out = capsys.readouterr().out
     assert out.count("agreement on 53 units, 2 coders") == 2

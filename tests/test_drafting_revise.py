@@ -177,7 +177,12 @@ def test_measure_is_paired_and_matches_cohen_kappa():
     assert "no clear change" in same.headline()
     # units labelled by both coders under one version only are left out, and counted
     partial = after.loc[after["unit_id"] != 0]
-    assert measure_revision(before, partial, bootstrap=0).excluded["not_labelled_by_both_after"] == 1
+    fewer = measure_revision(before, partial, bootstrap=0)
+    assert fewer.excluded["not_labelled_by_both_after"] == 1
+    assert (fewer.n_units, fewer.n_units_total, fewer.left_out["other"]) == (n - 1, n, 1)
+    assert fewer.coverage.startswith(f"measured on {n - 1} of {n} units; 1 lack a label")
+    assert f"on the same {n - 1} of {n} units" in fewer.headline()
+    assert measure.coverage == f"measured on all {n} units both coders labelled"
     with pytest.raises(DraftingError, match="name the two coders"):
         measure_revision(pd.concat([before, before.assign(coder="c")]), after)
 

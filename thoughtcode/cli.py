@@ -256,6 +256,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         if not sep or not scheme or not ref:
             raise UserError(f"--codebook {item!r}: use SCHEME=REF, e.g. topics=topics@1.0.0 or topics=my.yaml")
         codebooks[scheme.strip()] = ref.strip()
+    if getattr(args, "projection", None):
+        from thoughtcode.analyses.shift import check_projection
+
+        check_projection(args.projection)  # a missing extra fails before any analysis runs
     inputs = load_inputs(
         args.file,
         labels=args.labels or [],
@@ -280,6 +284,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         "embedder": getattr(args, "embedder", None),
         "n_permutations": getattr(args, "permutations", None),
         "max_pairs": getattr(args, "max_pairs", None),
+        "projection": getattr(args, "projection", None),
         "judge": judge,
         "predictors": predictors,
         "limit": getattr(args, "limit", None),
@@ -367,6 +372,8 @@ def _add_analyses_commands(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--embedder", default="static", help="embedder: static (default), minilm, or a model2vec folder")
         p.add_argument("--permutations", type=int, default=500, metavar="N", help="MMD permutations (default 500)")
         p.add_argument("--max-pairs", type=int, default=2000, metavar="N", help="pairs per type used for MMD (default 2000)")
+        p.add_argument("--projection", choices=["pca", "umap"], default="pca",
+                       help="2-D projection of the difference figure: pca (default) or umap (needs the topics extra)")
 
     def judged_options(p: argparse.ArgumentParser, required: bool = False, predictors: bool = True) -> None:
         p.add_argument("--judge", required=required, metavar="SPEC",
@@ -765,6 +772,8 @@ def _cmd_taxonomy_apply(args: argparse.Namespace) -> int:
                 result.measure = measure_revision(
                     before, result.recode.frame, compare or names, old_ref=codebook.ref, new_ref=new.ref,
                     bootstrap=args.bootstrap, seed=args.seed,
+                    pending_hint="pass --coder SPEC (and --corpus FILE) to re-code them" if not coders
+                    else "their coder was not re-run or their text is not in --corpus (re-code them by hand)",
                 )  # fmt: skip
             except DraftingError as exc:
                 if compare is not None:
@@ -796,6 +805,7 @@ def _cmd_taxonomy_apply(args: argparse.Namespace) -> int:
     if result.measure is not None:
         for metric in ("cohen_kappa", "percent_agreement", "krippendorff_alpha"):
             print(result.measure.headline(metric))
+        print(f"agreement {result.measure.coverage}")
     if measure_note:
         print(measure_note)
     print(f"check it with: thoughtcode taxonomy validate {args.out}")

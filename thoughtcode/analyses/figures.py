@@ -402,7 +402,8 @@ def sankey(columns: list[str], nodes: list[list[tuple[str, int]]], links: list[d
 
 @_styled
 def shift_rings(points: dict[str, np.ndarray], rings: dict[str, Sequence[float]], method: str, titles: dict[str, str]):
-    """One panel per pair type: 2-D projections of centred differences with 25/50/75th-percentile rings."""
+    """One panel per pair type: 2-D projections (``method``: PCA, UMAP) of centred differences with
+    25/50/75th-percentile rings."""
     keys = list(points)
     fig, axes = _subplots(1, len(keys), figsize=(4.2 * len(keys), 4.4), squeeze=False)
     limit = max((float(np.abs(p).max()) for p in points.values() if len(p)), default=1.0) * 1.08
@@ -428,8 +429,8 @@ def shift_rings(points: dict[str, np.ndarray], rings: dict[str, Sequence[float]]
         ax.set_title(wrap(titles.get(key, key), 48))
         ax.set_xlabel(f"{method} 1")
         ax.set_ylabel(f"{method} 2")
-    fig.suptitle("Paired differences (second minus first), each pair moved to the origin; rings: 25/50/75th "
-                 "percentile of the projected distance", fontsize=9)
+    fig.suptitle(f"Paired differences (second minus first), each pair moved to the origin, {method} projection; "
+                 "rings: 25/50/75th percentile of the projected distance", fontsize=9)
     fig.tight_layout()
     return fig
 

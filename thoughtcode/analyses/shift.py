@@ -12,10 +12,16 @@ MMD^2 (unbiased) with an RBF kernel whose bandwidth is the median pairwise dista
 p-value that swaps the two sides within pairs (the pairing is kept); and the AUC of a logistic-regression
 probe telling first from second side, 5-fold cross-validated with folds grouped by conversation so that no
 conversation is in both training and test data.
+
+The figure shows the difference vectors in 2-D with percentile rings: ``projection="pca"`` (default) puts them
+on their two principal axes, found without centring so the origin means "no change"; ``projection="umap"``
+(needs the topics extra) embeds them with a seeded UMAP and moves the image of the zero difference to the
+origin.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +40,8 @@ PAIR_TITLES = {
     "message_reason": "User message -> its reason",
     "reaction_next": "Reaction -> next user message",
 }
+PROJECTIONS = ("pca", "umap")
+TOPICS_EXTRA = "pip install 'thoughtcode[topics]'"
 PAPER_DISTANCES = {  # 25th / 50th / 75th percentile in the paper (another, unnormalised embedder)
     "consecutive": [0.38, 1.96, 6.89],
     "message_reason": [0.77, 3.71, 6.94],
@@ -201,6 +209,42 @@ def projection_2d(differences: np.ndarray) -> np.ndarray:
     return vectors[:, np.argsort(values)[::-1][:2]]
 
 
+def check_projection(projection: str) -> None:
+    """Refuse an unknown projection, and ``umap`` when umap-learn is not installed (before any work is done)."""
+    if projection not in PROJECTIONS:
+        raise ValueError(f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)}")
+    if projection == "umap":
+        try:
+            import umap  # noqa: F401
+        except ImportError:
+            raise ValueError(f"the UMAP projection of the shift figure needs the topics extra: {TOPICS_EXTRA}") from None
+
+
+def umap_2d(differences: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Seeded 2-D UMAP embedding (Euclidean) of the difference vectors, shifted so that the image of the zero
+    difference ('no change', embedded along with them) is the origin. UMAP keeps neighbourhoods, not
+    lengths: distances from the origin order the pairs only roughly."""
+    check_projection("umap")
+    import umap
+
+    differences = np.asarray(differences, dtype=float)
+    if len(differences) < 2:
+        return np.zeros((len(differences), 2))
+    with_zero = np.vstack([np.zeros((1, differences.shape[1])), differences])
+    n = len(with_zero)
+    reducer = umap.UMAP(
+        n_components=2,
+        n_neighbors=max(2, min(15, n - 1)),
+        metric="euclidean",
+        random_state=seed,
+        init="spectral" if n > 10 else "random",
+    )
+    with warnings.catch_warnings():  # seeding makes UMAP single-threaded, which it says each time
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        embedded = np.asarray(reducer.fit_transform(with_zero), dtype=float)
+    return embedded[1:] - embedded[0]
+
+
 # --- pairs from a corpus -----------------------------------------------------------------------------
 def pair_frames(inputs: AnalysisInputs) -> dict[str, pd.DataFrame]:
     """The three pair types as frames with ``first``, ``second`` and ``conversation_id`` (blank texts dropped)."""
@@ -234,10 +278,12 @@ def shift_analysis(
     n_splits: int = 5,
     seed: int = 0,
     n_boot: int = 1000,
+    projection: str = "pca",
 ) -> AnalysisResult:
     """Distances (with a conversation-bootstrap interval of the median), centroid distance, MMD and probe
-    AUC for the three pair types."""
+    AUC for the three pair types; the difference figure uses ``projection`` (``pca`` or ``umap``)."""
     title = "Thoughts differ from messages (embedding shift)"
+    check_projection(projection)
     pairs = pair_frames(inputs)
     if all(len(f) < 2 for f in pairs.values()):
         return unavailable("shift", title, "fewer than 2 pairs of every type (no thoughts or one-turn conversations)")
@@ -319,7 +365,7 @@ def shift_analysis(
         },
         "orderings_by_metric": orderings,
         "settings": {"n_permutations": n_permutations, "max_pairs_for_mmd": max_pairs, "folds": n_splits, "seed": seed,
-                     "n_boot_median": n_boot},
+                     "n_boot_median": n_boot, "projection": projection},
     }
     table = pd.DataFrame(rows)
     result.tables["shift_metrics"] = table.round(6)
@@ -338,25 +384,34 @@ def shift_analysis(
     from thoughtcode.analyses import figures
 
     def ring_figure():
-        pooled = np.vstack(list(differences.values()))
-        axes = projection_2d(pooled)
+        names = list(differences)
+        pooled = np.vstack([differences[n] for n in names])
+        flat = umap_2d(pooled, seed=seed) if projection == "umap" else pooled @ projection_2d(pooled)
+        bounds = np.cumsum([0, *(len(differences[n]) for n in names)])
         points, rings = {}, {}
-        for name, diff in differences.items():
-            projected = diff @ axes
+        for name, start, stop in zip(names, bounds[:-1], bounds[1:], strict=True):
+            projected = flat[start:stop]
             radii = np.linalg.norm(projected, axis=1)
             rings[name] = np.percentile(radii, [25, 50, 75]).tolist()
             shown = projected
             if len(shown) > 1500:
                 shown = shown[np.random.default_rng(seed).choice(len(shown), 1500, replace=False)]
             points[name] = shown
-        return figures.shift_rings(points, rings, "PCA", {k: f"{PAIR_TITLES[k]} (n={len(v)})" for k, v in differences.items()})
+        return figures.shift_rings(points, rings, projection.upper(),
+                                   {k: f"{PAIR_TITLES[k]} (n={len(v)})" for k, v in differences.items()})
 
     if differences:
         result.figures["shift_differences"] = ring_figure
+        if projection == "umap":
+            how = (f"embedded in 2-D by UMAP (seed {seed}, Euclidean, fitted on all differences together with the zero "
+                   "difference, whose image is moved to the origin, so the origin means no change). UMAP keeps "
+                   "neighbourhoods, not lengths: read the rings as a rough ordering. Rings: 25th, 50th and 75th "
+                   "percentile of the distance from the origin in the UMAP plane.")
+        else:
+            how = ("projected on the two principal axes of all differences (PCA, uncentred, so the origin means no "
+                   "change). Rings: 25th, 50th and 75th percentile of the projected length.")
         result.captions["shift_differences"] = (
-            "Each pair's difference vector (second minus first side), so every pair starts at the origin, projected "
-            "on the two principal axes of all differences (uncentred, so the origin means no change). Rings: 25th, "
-            "50th and 75th percentile of the projected length."
+            "Each pair's difference vector (second minus first side), so every pair starts at the origin, " + how
         )
         dists = {PAIR_TITLES[k]: np.linalg.norm(v, axis=1) for k, v in differences.items()}
         result.figures["shift_distances"] = lambda: figures.distance_boxes(dists)

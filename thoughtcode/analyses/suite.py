@@ -37,7 +37,7 @@ ANALYSES: dict[str, AnalysisFunction] = {
 # Options each analysis accepts (others given to run_analyses are not passed to it).
 OPTIONS: dict[str, tuple[str, ...]] = {
     "stages": ("n_boot", "seed"),
-    "shift": ("embedder", "n_permutations", "max_pairs", "n_splits", "seed", "n_boot"),
+    "shift": ("embedder", "n_permutations", "max_pairs", "n_splits", "seed", "n_boot", "projection"),
     "coverage": ("judge", "limit", "seed", "n_boot", "settings"),
     "inference": ("predictors", "judge", "limit", "seed", "n_boot", "settings"),
 }

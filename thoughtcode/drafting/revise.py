@@ -347,12 +347,32 @@ class RevisionMeasure:
     seed: int | None
     confidence: float
     excluded: dict[str, int] = field(default_factory=dict)
+    n_units_total: int | None = None  # units both coders labelled under either version
+    left_out: dict[str, int] = field(default_factory=dict)  # why the others are not measured
+    pending_hint: str = "re-code them to measure on every unit"
+
+    @property
+    def coverage(self) -> str:
+        """On how many units agreement was measured, out of how many, and why the rest are left out."""
+        total = self.n_units_total if self.n_units_total is not None else self.n_units
+        if self.n_units >= total:
+            return f"measured on all {total} units both coders labelled"
+        reasons = []
+        if self.left_out.get("pending_recoding"):
+            reasons.append(f"{self.left_out['pending_recoding']} marked for re-coding are pending: {self.pending_hint}")
+        if self.left_out.get("failed_recoding"):
+            reasons.append(f"{self.left_out['failed_recoding']} failed re-coding")
+        if self.left_out.get("not_labelled_by_both_before"):
+            reasons.append(f"{self.left_out['not_labelled_by_both_before']} were not labelled by both under {self.old_ref or 'the old version'}")
+        if self.left_out.get("other"):
+            reasons.append(f"{self.left_out['other']} lack a label from one coder under {self.new_ref or 'the new version'}")
+        return f"measured on {self.n_units} of {total} units; " + "; ".join(reasons)
 
     def headline(self, metric: str = "cohen_kappa") -> str:
         b, a, d = self.before[metric], self.after[metric], self.difference[metric]
         name = {"cohen_kappa": "Cohen's kappa", "percent_agreement": "agreement", "krippendorff_alpha": "alpha"}[metric]
         if b["value"] is None or a["value"] is None:
-            return f"{name}: undefined before or after on {self.n_units} units"
+            return f"{name}: undefined before or after on {self._units()}"
         ci = d.get("ci")
         interval = f", {self.confidence:.0%} CI {ci[0]:+.3f} to {ci[1]:+.3f}" if ci else ""
         verdict = ""
@@ -360,8 +380,12 @@ class RevisionMeasure:
             verdict = "; raised" if ci[0] > 0 else "; lowered" if ci[1] < 0 else "; no clear change"
         return (
             f"{name} {b['value']:.3f} -> {a['value']:.3f} ({d['value']:+.3f}{interval}{verdict}) "
-            f"on the same {self.n_units} units, {self.coders[0]} vs {self.coders[1]}"
+            f"on the same {self._units()}, {self.coders[0]} vs {self.coders[1]}"
         )
+
+    def _units(self) -> str:
+        total = self.n_units_total
+        return f"{self.n_units} of {total} units" if total is not None and total > self.n_units else f"{self.n_units} units"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -369,6 +393,9 @@ class RevisionMeasure:
             "old": self.old_ref,
             "new": self.new_ref,
             "n_units": self.n_units,
+            "n_units_total": self.n_units_total if self.n_units_total is not None else self.n_units,
+            "units_left_out": self.left_out,
+            "coverage": self.coverage,
             "before": self.before,
             "after": self.after,
             "difference": self.difference,
@@ -440,8 +467,14 @@ def measure_revision(
     bootstrap: int = 1000,
     seed: int | None = 0,
     confidence: float = 0.95,
+    pending_hint: str | None = None,
 ) -> RevisionMeasure:
-    """Agreement of two coders before and after a revision, on the units both labelled under both versions."""
+    """Agreement of two coders before and after a revision, on the units both labelled under both versions.
+
+    The measure also says how many units both coders labelled under either version and why those not measured
+    are left out: marked for re-coding and still pending (``needs_recoding`` in ``after``; ``pending_hint``
+    says what to do about them), re-coding failed, or a label missing under one version.
+    """
     if coders is None:
         names = list(dict.fromkeys(before["coder"].astype(str)))
         if len(names) != 2:
@@ -454,8 +487,14 @@ def measure_revision(
         "not_labelled_by_both_before": int(len(wide_after.index.difference(wide_before.index))),
         "not_labelled_by_both_after": int(len(wide_before.index.difference(wide_after.index))),
     }
+    left_out = _left_out(wide_before.index, wide_after.index, after, pair)
+    n_total = len(wide_before.index.union(wide_after.index))
     if len(shared) < 2:
-        raise DraftingError(f"{pair[0]} and {pair[1]} share {len(shared)} unit(s) labelled under both versions; need 2 or more")
+        why = "; ".join(f"{v} {k.replace('_', ' ')}" for k, v in left_out.items() if v)
+        raise DraftingError(
+            f"{pair[0]} and {pair[1]} share {len(shared)} unit(s) labelled under both versions; need 2 or more"
+            + (f" (left out: {why})" if why else "")
+        )
     wide_before, wide_after = wide_before.loc[shared], wide_after.loc[shared]
     hot_before, hot_after = _onehot(wide_before), _onehot(wide_after)
     ones = np.ones((1, len(shared)))
@@ -484,7 +523,33 @@ def measure_revision(
         seed=seed,
         confidence=confidence,
         excluded=excluded,
+        n_units_total=n_total,
+        left_out=left_out,
+        **({"pending_hint": pending_hint} if pending_hint else {}),
     )
+
+
+def _left_out(before_units: pd.Index, after_units: pd.Index, after: pd.DataFrame, pair: tuple[str, str]) -> dict[str, int]:
+    """Why units both coders labelled under one version are not measured."""
+    gone = before_units.difference(after_units)
+    rows = after.loc[after["coder"].astype(str).isin(pair)]
+    rows = rows.assign(unit_id=rows["unit_id"].astype(str))
+    rows = rows.loc[rows["unit_id"].isin(gone)]
+
+    def flagged(column: str) -> pd.Series:
+        if column not in rows.columns:
+            return pd.Series(False, index=rows.index)
+        return rows[column].fillna(False).astype(bool)
+
+    pending = set(rows.loc[flagged("needs_recoding"), "unit_id"])
+    failed = set(rows.loc[flagged("recoded") & (rows.get("status", pd.Series("ok", index=rows.index)).astype(str) == "failed"), "unit_id"])
+    failed -= pending
+    return {
+        "pending_recoding": len(pending),
+        "failed_recoding": len(failed),
+        "not_labelled_by_both_before": int(len(after_units.difference(before_units))),
+        "other": int(len(gone) - len(pending) - len(failed)),
+    }
 
 
 # --- all three ----------------------------------------------------------------------------------------------
@@ -515,6 +580,7 @@ def revise(
     bootstrap: int = 1000,
     seed: int | None = 0,
     assume_unstamped: bool = False,
+    pending_hint: str | None = None,
 ) -> RevisionResult:
     """Apply ``proposals``; with ``labels``, re-code the marked units and measure agreement before and after."""
     new = apply_proposals(codebook, proposals, version=version)
@@ -528,7 +594,8 @@ def revise(
         if "codebook" in before.columns:
             before = before.loc[before["codebook"].isna() | (before["codebook"].astype(str) == codebook.ref)]
         result.measure = measure_revision(
-            before, result.recode.frame, compare or names, old_ref=codebook.ref, new_ref=new.ref, bootstrap=bootstrap, seed=seed
+            before, result.recode.frame, compare or names, old_ref=codebook.ref, new_ref=new.ref, bootstrap=bootstrap, seed=seed,
+            pending_hint=pending_hint,
         )
     return result
 
