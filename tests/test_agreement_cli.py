@@ -96,3 +96,17 @@ def test_validate_against_corpus_labels(tmp_path: Path) -> None:
     assert metrics["accuracy"]["ci_method"] == "bootstrap"
     assert out["n_disagreements"] == changed.sum()
     assert all(d.get("text") for d in out["disagreements"])
+
+
+def test_validate_against_corpus_uses_only_the_coded_thought_kind(tmp_path: Path) -> None:
+    from thoughtcode.corpus import load_corpus, thought_units
+
+    reasons = [u for u in thought_units(load_corpus(DEV), kinds=("reason",)) if u.label is not None]
+    coded = pd.DataFrame({"unit_id": [u.unit_id for u in reasons], "coder": "local", "label": [u.label for u in reasons]})
+    path = tmp_path / "reasons.csv"
+    coded.to_csv(path, index=False)
+    proc = thoughtcode("validate", str(path), "--reference-from-corpus", str(DEV), "--json", "--bootstrap", "0")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["n_reference_units"] == len(reasons)
+    assert out["coders"]["local"]["coverage"] == pytest.approx(1.0)

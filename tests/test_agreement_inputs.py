@@ -187,3 +187,86 @@ def test_masi_alpha_matches_nltk() -> None:
     task = nltk_metrics.AnnotationTask(data=triples, distance=nltk_masi)
     ours = agree(pd.DataFrame(rows)).coefficients["krippendorff_alpha_masi"].value
     assert ours == pytest.approx(task.alpha(), abs=1e-9)
+
+
+def test_rows_without_unit_or_coder_are_left_out_not_misplaced() -> None:
+    # pandas gives a missing unit id or coder the index -1, which would write the label into another
+    # unit's or coder's cell; such rows cannot be placed, so they are left out with a note.
+    frame = pd.DataFrame(
+        {
+            "unit_id": ["u1", "u1", "u2", "u2", None, "u3"],
+            "coder": ["a", "b", "a", "b", "a", None],
+            "label": ["x", "x", "y", "y", "z", "z"],
+        }
+    )
+    data = RatingData.from_long(frame)
+    assert data.units == ["u1", "u2"]
+    assert data.coders == ["a", "b"]
+    assert data.label_matrix().loc["u2"].tolist() == ["y", "y"]
+    assert data.categories == ["x", "y"]
+    assert any("without a unit id" in n for n in data.notes)
+    assert any("without a coder" in n for n in data.notes)
+
+
+@pytest.mark.parametrize("name", ["labels.jsonl.gz", "labels.tsv", "labels.jsonl"])
+def test_written_labels_table_reads_back(tmp_path: Path, name: str) -> None:
+    from thoughtcode.labels import read_table, write_labels
+
+    frame = pd.DataFrame(
+        {"unit_id": ["u1", "u1"], "coder": ["a", "b"], "label": ["x", "y"], "confidence": [0.5, np.inf]}
+    )
+    path = write_labels(frame, tmp_path / name)
+    back = read_table(path)
+    assert back["label"].tolist() == ["x", "y"]
+    assert back["coder"].tolist() == ["a", "b"]
+    if ".jsonl" in name:  # strict JSON: no Infinity/NaN tokens
+        from thoughtcode.textio import open_text
+
+        with open_text(path) as handle:
+            assert "Infinity" not in handle.read()
+        assert back["confidence"].iloc[0] == 0.5 and back["confidence"].isna().iloc[1]
+
+
+def test_json_array_and_empty_csv_tables(tmp_path: Path) -> None:
+    from thoughtcode.labels import read_table
+
+    rows = [{"unit_id": "u1", "coder": c, "label": lab} for c, lab in (("a", "x"), ("b", "x"))]
+    pretty = tmp_path / "labels.json"
+    pretty.write_text(json.dumps(rows, indent=2))  # an exported JSON array, not JSON lines
+    assert read_table(pretty)["coder"].tolist() == ["a", "b"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="no ratings: the table is empty"):
+        run_agree(empty)
+
+
+def test_csv_ids_are_text_not_numbers(tmp_path: Path) -> None:
+    # "001" and "1" are two units; a CSV reader that parses ids as numbers would merge them.
+    path = tmp_path / "ids.csv"
+    path.write_text("item,rater,label\n001,a,x\n001,b,x\n1,a,y\n1,b,x\n")
+    result = agree(str(path), unit_col="item", coder_col="rater")
+    assert result.n_units == 2
+    assert result.coefficients["percent_agreement"].value == pytest.approx(0.5)
+    from thoughtcode.labels import read_table
+
+    assert RatingData.from_long(read_table(path, ("item",)), "item", "rater").units == ["001", "1"]
+
+
+def test_multilabel_rows_without_unit_or_coder_and_several_schemes() -> None:
+    rows = [
+        {"unit_id": "u1", "coder": "a", "labels": ["x"]},
+        {"unit_id": "u1", "coder": "b", "labels": ["x"]},
+        {"unit_id": "u2", "coder": "a", "labels": ["y"]},
+        {"unit_id": "u2", "coder": "b", "labels": ["y"]},
+        {"unit_id": None, "coder": "b", "labels": ["x", "z"]},  # would overwrite u2/b
+        {"unit_id": "u3", "coder": None, "labels": ["z"]},
+    ]
+    result = agree(pd.DataFrame(rows))
+    assert result.n_units == 2 and result.coders == ["a", "b"]
+    assert result.coefficients["percent_agreement"].value == pytest.approx(1.0)
+    assert any("without a unit id" in w for w in result.warnings)
+    assert any("without a coder" in w for w in result.warnings)
+    mixed = pd.DataFrame(rows[:4]).assign(scheme=["topics", "topics", "tags", "tags"])
+    with pytest.raises(ValueError, match="several schemes"):
+        agree(mixed)
+    assert agree(mixed, scheme="topics").n_units == 1

@@ -158,3 +158,37 @@ def test_no_bootstrap_gives_points_without_intervals(reasons: pd.DataFrame) -> N
     out = validate(coded, reasons.head(60), bootstrap=0).to_dict()
     metric = out["coders"]["c"]["metrics"]["accuracy"]
     assert metric["value"] is not None and metric["ci"] is None and metric["ci_method"] is None
+
+
+def test_unit_ids_match_across_files_as_text(tmp_path) -> None:
+    # CSV gives numbers, JSON lines give strings; "001" is not "1".
+    coded = tmp_path / "coded.csv"
+    coded.write_text("unit_id,coder,label\n1,m,x\n2,m,y\n3,m,x\n001,m,y\n")
+    reference = tmp_path / "reference.jsonl"
+    reference.write_text(
+        "".join(json.dumps({"unit_id": u, "label": v}) + "\n" for u, v in (("1", "x"), ("2", "x"), ("3", "x"), ("001", "y")))
+    )
+    result = run_validate(str(coded), str(reference), bootstrap=0).to_dict()
+    assert result["n_reference_units"] == 4
+    assert result["coders"]["m"]["n_units"] == 4
+    assert {d["unit_id"] for d in result["disagreements"]} == {"2"}
+    programmatic = validate(
+        pd.DataFrame({"unit_id": [1, 2], "coder": "m", "label": ["x", "y"]}),
+        pd.DataFrame({"unit_id": ["1", "2"], "label": ["x", "y"]}),
+        bootstrap=0,
+    ).to_dict()
+    assert programmatic["coders"]["m"]["n_units"] == 2
+
+
+def test_no_common_unit_gives_nulls_without_numpy_warnings() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = validate(
+            pd.DataFrame({"unit_id": ["a"], "coder": "m", "label": ["x"]}),
+            pd.DataFrame({"unit_id": ["b"], "label": ["x"]}),
+            bootstrap=0,
+        ).to_dict()
+    assert out["coders"]["m"]["n_units"] == 0
+    assert out["coders"]["m"]["metrics"]["f1_macro"]["value"] is None

@@ -202,3 +202,15 @@ def test_category_counts_match_raw_labels():
     reasons = pd.DataFrame(result.data["schemes"]["reasons"]["categories"])
     assert reasons["category"].iloc[0] == "task_motivation"  # codebook order, not by count or alphabet
     assert result.data["schemes"]["reasons"]["labelled"] == 519
+
+
+def test_demographics_frequency_mean_is_none_when_nobody_answered(tmp_path):
+    records = raw_records(SAMPLE)
+    for record in records:
+        for answer in record.get("survey_answers") or []:
+            answer.pop("frequency", None)
+    path = tmp_path / "no_frequency.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    result = demographics_analysis(load_inputs(path))
+    assert result.data["respondents"] > 0
+    assert result.data["ai_use_frequency_mean"] is None  # not 0.0: the scale runs from 1 to 5

@@ -163,3 +163,13 @@ def test_subcommands_text_output_and_forms(tmp_path, capsys, sample_labels):
     assert "invalid choice" in capsys.readouterr().err
     assert main(["analyze", "stages", str(tmp_path / "missing.jsonl")]) == 2
     assert main(["analyze", "categories", str(SAMPLE), "--codebook", "reasons"]) == 2
+
+
+def test_analyze_an_empty_corpus_writes_a_report_without_figures(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["analyze", str(empty), "--out", str(out), "--permutations", "10", "--bootstrap", "10"]) == 0
+    payload = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert payload["analyses"]["lengths"]["corpora"]["empty.jsonl"]["conversations"] == 0
+    assert not list((out / "figures").glob("*.png")) and (out / "report.html").exists()

@@ -245,3 +245,15 @@ def test_several_coders_use_the_one_with_most_labels():
     assert counts == Counter(reactions["label"])
     other = load_inputs(SAMPLE, labels=[pd.concat([a, b])], release_labels=False, coder="llm")
     assert set(other.for_kind("reaction").frame["label"]) == {"scope_fit"}
+
+
+def test_labels_of_several_codebook_versions_are_not_mixed():
+    thoughts = raw_thoughts(SAMPLE)
+    reactions = thoughts[thoughts["kind"] == "reaction"]
+    a = pd.DataFrame({"unit_id": reactions["unit_id"], "label": reactions["label"], "coder": "human",
+                      "codebook": "reactions@1.0.0"})
+    b = a.iloc[:10].assign(codebook="reactions@2.0.0")
+    with pytest.raises(ValueError, match="2 codebooks"):
+        load_inputs(SAMPLE, labels=[pd.concat([a.iloc[10:], b])], release_labels=False)
+    inputs = load_inputs(SAMPLE, labels=[a], release_labels=False)  # one version: fine
+    assert len(inputs.for_kind("reaction").frame) == len(reactions)

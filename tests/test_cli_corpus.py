@@ -81,3 +81,18 @@ def test_every_subcommand_has_help(capsys):
 def test_version():
     result = subprocess.run([sys.executable, "-m", "thoughtcode.cli", "--version"], capture_output=True, text=True)
     assert result.stdout.startswith("thoughtcode ")
+
+
+
+def test_output_into_a_closed_pipe_ends_quietly(dev_file, monkeypatch, capsys):
+    class ClosedPipe:  # stdout of `thoughtcode ... | head -1` once head has exited
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["corpus", "stats", str(dev_file)]) == 141  # 128 + SIGPIPE, as a shell reports it
+    monkeypatch.undo()
+    assert capsys.readouterr().err == ""

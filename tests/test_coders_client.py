@@ -75,3 +75,18 @@ def test_a_bad_key_stops_everything(env):
     env.api_key = "the-right-key-000000"
     with pytest.raises(CoderFatalError, match="HTTP 401"):
         LLMClient("openai:m", cache=None).ask_many_sync([chat("a"), chat("b")], Echo)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [({"retry-after": "2"}, 2.0), ({"retry-after-ms": "1500"}, 1.5), ({"retry-after": "soon"}, None), ({}, None),
+     ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0)],
+)
+def test_retry_after_header_forms(headers, expected):
+    """A malformed Retry-After means 'no advice' (back off as usual); it must not fail the request."""
+    from types import SimpleNamespace
+
+    from thoughtcode.coders.client import retry_after_seconds
+
+    exc = SimpleNamespace(response=SimpleNamespace(headers=headers))
+    assert retry_after_seconds(exc) == expected

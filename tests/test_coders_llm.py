@@ -304,6 +304,13 @@ def test_unreachable_server_stops_the_run(env, reasons, reason_units, monkeypatc
         coder.code(reason_units[:3], reasons, "reasons")
 
 
+def test_unreachable_server_error_holds_no_url_credentials(env, reasons, reason_units):
+    coder = LLMCoder("openai-compatible:http://alice:s3cr3t-pass@127.0.0.1:9/v1#m", http_retries=0, **FAST)
+    with pytest.raises(CoderFatalError, match="cannot reach http://127.0.0.1:9/v1") as caught:
+        coder.code(reason_units[:1], reasons, "reasons")
+    assert "s3cr3t-pass" not in str(caught.value) and "alice" not in str(caught.value)
+
+
 def test_keys_are_scrubbed_from_instructor_logs(env, reasons, reason_units, caplog):
     env.api_key = "the-right-key-000000"
     with caplog.at_level("DEBUG"), pytest.raises(CoderFatalError):

@@ -289,3 +289,13 @@ def test_predict_speed(dev):
     rate = n / (time.perf_counter() - start)
     assert n == 1128
     assert rate >= 1000, f"{rate:.0f} thoughts/s"
+
+
+def test_train_names_the_missing_coder_not_a_missing_column(tmp_path, capsys, sample_file):
+    labels = tmp_path / "labels.csv"
+    units = list(thought_units(read_corpus(sample_file), kinds=("reason",)))
+    reference_labels(units, "reasons", coder="me").to_csv(labels, index=False)
+    argv = ["train", str(sample_file), "--scheme", "reasons", "--labels", str(labels), "--out", str(tmp_path / "m.joblib")]
+    assert main([*argv, "--labels-coder", "nobody"]) == 2
+    error = capsys.readouterr().err
+    assert "'nobody'" in error and "me" in error and "column" not in error

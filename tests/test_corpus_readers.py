@@ -191,3 +191,16 @@ def test_reader_streams(tmp_path, sample_file):
     first = next(reader)
     assert first.id == "user0_task1_conversation1"
     assert sum(1 for _ in reader) == 2999
+
+
+def test_empty_first_conversation_does_not_decide_the_format(tmp_path, sample_file):
+    # A conversation with no messages looks like OpenAI chat and ThoughtTrace alike; it must not lock
+    # the whole file into the wrong format.
+    lines = [json.dumps({"id": "empty_one", "messages": []}), *_sample_lines(sample_file)[:3]]
+    path = tmp_path / "empty_first.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    reader = read_corpus(path)
+    conversations = list(reader)
+    assert [c.id for c in conversations][0] == "empty_one"
+    assert len(conversations) == 4 and conversations[0].messages == []
+    assert reader.report.format == "thoughttrace"

@@ -53,3 +53,20 @@ def test_check_finds_impossible_ages_and_time_order(sample_file, tmp_path):
     assert result["counts"]["impossible_age"] == 2
     assert result["counts"]["timestamp_out_of_order"] == 2
     assert result["counts"]["duplicate_conversation_id"] == 1
+
+
+def test_check_finds_time_order_without_a_time_zone(tmp_path):
+    # Timestamps without an offset (common in CSV exports) are ordered among themselves too.
+    record = {
+        "id": "c1",
+        "messages": [
+            {"id": 1, "type": "user", "content": "hi", "timestamp": "2024-05-01T10:00:00"},
+            {"id": 2, "type": "assistant", "content": "hello", "timestamp": "2024-05-01 09:00:00"},
+            {"id": 3, "type": "user", "content": "thanks", "timestamp": "2024-05-01T11:00:00Z"},
+        ],
+    }
+    path = tmp_path / "naive.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    findings = check_corpus(load_corpus(path))["findings"]
+    out_of_order = [f["message_id"] for f in findings if f["kind"] == "timestamp_out_of_order"]
+    assert out_of_order == ["2"]  # the aware time after a naive one has no known order: not reported

@@ -191,3 +191,16 @@ def test_codebook_versions_reads_search_dirs_and_refuses_a_broken_version(tmp_pa
     write_yaml(tmp_path, minimal(version="1.3"), "mood-1.3.yaml")
     with pytest.raises(CodebookError, match="not semantic"):
         codebook_versions("mood", [tmp_path])
+
+
+def test_codebook_versions_refuses_two_texts_of_one_version(tmp_path):
+    # Two files both claiming mood@1.0.0 with different codes: which one a chained migration used would
+    # depend on file names, so labels of two codebook texts could be mixed silently.
+    write_yaml(tmp_path, minimal(), "mood-1.0.0.yaml")
+    copy = minimal(title="Mood (draft)")
+    copy["categories"][0]["definition"] = "The user is content."
+    write_yaml(tmp_path, copy, "mood-1.0.0-draft.yaml")
+    with pytest.raises(CodebookError, match=r"both mood@1\.0\.0 with different content"):
+        codebook_versions("mood", [tmp_path])
+    write_yaml(tmp_path, minimal(), "mood-1.0.0-draft.yaml")  # an identical copy is harmless
+    assert [cb.version for cb in codebook_versions("mood", [tmp_path])] == ["1.0.0"]

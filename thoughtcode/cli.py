@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -1204,6 +1205,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         from thoughtcode.corpus import load_corpus, reference_labels, thought_units
 
         units = list(thought_units(load_corpus(args.reference_from_corpus)))
+        # Reasons and reactions are different codebooks: the reference holds the kinds that were coded,
+        # so coverage is not diluted by the other kind's units.
+        coded_ids = {str(u) for u in coded["unit_id"]} if "unit_id" in coded.columns else set()
+        kinds = {u.kind for u in units if u.unit_id in coded_ids}
+        units = [u for u in units if u.kind in kinds] if kinds else units
         reference = reference_labels(units, scheme=args.scheme or "release")
         unit_text = {u.unit_id: u.text for u in units}
     result = run_validate(
@@ -1280,6 +1286,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         coders = sorted(str(c) for c in table["coder"].dropna().unique())
         if args.labels_coder:
             table = table[table["coder"] == args.labels_coder]
+            if table.empty:
+                raise UserError(f"{args.labels}: no ok {args.scheme} labels from coder {args.labels_coder!r}; "
+                                f"coders: {', '.join(coders) or '(none)'}")
         elif len(coders) > 1:
             raise UserError(f"{args.labels} holds labels of several coders ({', '.join(coders)}); pick one with --labels-coder")
         column = "label" if "label" in table.columns else None
@@ -1392,6 +1401,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("thoughtcode: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output went into a command that stopped reading (``| head``): not an error
+        try:  # keep Python from failing again when it flushes stdout at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 141
 
 
 if __name__ == "__main__":

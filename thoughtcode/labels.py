@@ -16,7 +16,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from thoughtcode.textio import read_jsonl
+from thoughtcode.jsonsafe import json_safe
+from thoughtcode.textio import open_text, read_jsonl
 
 LABEL_COLUMNS = [
     "unit_id",
@@ -80,8 +81,15 @@ class LabelRecord(BaseModel):
         return self
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, JSONL/NDJSON or Parquet table by its file extension."""
+#: Columns that hold identifiers: read as text from CSV/TSV, so "001" stays "001" and ids match across files.
+ID_COLUMNS = ("unit_id", "coder", "scheme", "codebook", "conversation_id", "message_id")
+
+
+def read_table(path: str | Path, text_columns: Iterable[str] = ID_COLUMNS) -> pd.DataFrame:
+    """Read a CSV/TSV, JSONL/NDJSON (optionally ``.jsonl.gz``), JSON array or Parquet table by its file extension.
+
+    In CSV/TSV files the ``text_columns`` that are present (identifiers) are read as text, not numbers.
+    """
     path = Path(path)
     suffixes = "".join(path.suffixes[-2:]).lower()
     if not path.exists():
@@ -89,8 +97,23 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if path.suffix.lower() == ".parquet":
         return pd.read_parquet(path)
     if path.suffix.lower() in {".csv", ".tsv"}:
-        return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", keep_default_na=True)
-    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} or suffixes.endswith(".jsonl.gz"):
+        try:
+            return pd.read_csv(
+                path,
+                sep="\t" if path.suffix.lower() == ".tsv" else ",",
+                keep_default_na=True,
+                dtype={column: str for column in text_columns},
+            )
+        except pd.errors.EmptyDataError:  # a zero-byte file: no header, no rows (like an empty JSONL file)
+            return pd.DataFrame()
+    if path.suffix.lower() == ".json":
+        # one JSON document (an array of records, as most tools export), else JSON lines
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            return pd.DataFrame(read_jsonl(path))
+        return pd.DataFrame(document if isinstance(document, list) else [document])
+    if path.suffix.lower() in {".jsonl", ".ndjson"} or suffixes.endswith(".jsonl.gz"):
         return pd.DataFrame(read_jsonl(path))
     raise ValueError(f"{path}: unknown table format; use .csv, .tsv, .jsonl or .parquet")
 
@@ -118,28 +141,18 @@ def labels_frame(records: Iterable[LabelRecord | dict[str, Any]]) -> pd.DataFram
 
 
 def write_labels(records: Iterable[LabelRecord | dict[str, Any]] | pd.DataFrame, path: str | Path) -> Path:
-    """Write a labels table as JSONL (one record per line), CSV or Parquet by extension."""
+    """Write a labels table as JSONL (one record per line, gzipped for ``.gz``), CSV, TSV or Parquet by
+    extension, so that :func:`read_table` reads it back."""
     path = Path(path)
     frame = records if isinstance(records, pd.DataFrame) else labels_frame(records)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         frame.to_parquet(path, index=False)
-    elif suffix == ".csv":
-        frame.to_csv(path, index=False)
+    elif suffix in {".csv", ".tsv"}:
+        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
     else:
-        with path.open("w", encoding="utf-8") as handle:
+        with open_text(path, "w") as handle:
             for row in frame.to_dict(orient="records"):
-                handle.write(json.dumps(_json_safe(row), ensure_ascii=False) + "\n")
+                handle.write(json.dumps(json_safe(row), ensure_ascii=False, allow_nan=False) + "\n")
     return path
-
-
-def _json_safe(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in row.items():
-        if hasattr(value, "tolist"):
-            value = value.tolist()
-        if isinstance(value, float) and value != value:  # NaN from pandas means missing
-            value = None
-        out[key] = value
-    return out

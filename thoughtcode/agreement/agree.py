@@ -62,7 +62,7 @@ def agree(
         raise ValueError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}")
     if bootstrap < 0:
         raise ValueError("bootstrap must be a number of replicates >= 0")
-    frame = _read_if_path(data)
+    frame = _read_if_path(data, (unit_col, coder_col))
     if isinstance(frame, pd.DataFrame) and _is_multilabel(frame, label_col, wide):
         from thoughtcode.agreement.multilabel import agree_sets
 
@@ -345,11 +345,11 @@ def agree_ratings(
 
 
 # ---------------------------------------------------------------------- helpers
-def _read_if_path(data: Any) -> Any:
+def _read_if_path(data: Any, id_columns: Sequence[str] = ()) -> Any:
     if isinstance(data, str | Path):
-        from thoughtcode.labels import read_table
+        from thoughtcode.labels import ID_COLUMNS, read_table
 
-        return read_table(data)
+        return read_table(data, text_columns=(*ID_COLUMNS, *id_columns))
     return data
 
 

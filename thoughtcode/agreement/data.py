@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from thoughtcode.labels import read_table
+from thoughtcode.labels import ID_COLUMNS, read_table
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 LEVELS: tuple[str, ...] = ("nominal", "ordinal", "interval", "ratio")
@@ -244,6 +244,13 @@ class RatingData:
             if failed.any():
                 notes.append(f"{int(failed.sum())} failed row(s) treated as missing ratings (not a category)")
                 frame = frame.loc[~failed]
+        # A row without a unit id or a coder cannot be placed in the matrix (factorize would give it -1,
+        # which indexes another unit's or coder's cell from the end): leave it out, and say so.
+        for col, what in ((unit_col, "unit id"), (coder_col, "coder")):
+            unplaced = _missing_mask(frame[col].to_numpy(dtype=object))
+            if unplaced.any():
+                notes.append(f"{int(unplaced.sum())} row(s) without a {what} ({col!r}) left out")
+                frame = frame.loc[~unplaced]
         if frame.empty:
             raise ValueError("no ratings: the table has no rows with a label")
         column = frame[label_col]
@@ -462,7 +469,7 @@ def load_ratings(
     if isinstance(data, RatingData):
         return data
     if isinstance(data, str | Path):
-        data = read_table(data)
+        data = read_table(data, text_columns=(*ID_COLUMNS, unit_col, coder_col))
     if isinstance(data, pd.DataFrame):
         if data.empty:
             raise ValueError("no ratings: the table is empty")

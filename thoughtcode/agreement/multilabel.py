@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from thoughtcode.agreement import coefficients as co
-from thoughtcode.agreement.data import MISSING, CategoryScale, RatingData, is_missing
+from thoughtcode.agreement.data import (
+    MISSING,
+    CategoryScale,
+    RatingData,
+    _missing_mask,
+    _select_scheme,
+    is_missing,
+)
 from thoughtcode.agreement.intervals import evaluate
 from thoughtcode.agreement.results import AgreementResult, Coefficient
 
@@ -102,8 +109,12 @@ def agree_sets(
         if col not in frame.columns:
             raise ValueError(f"column {col!r} not found; columns are: {', '.join(map(str, frame.columns))}")
     warnings: list[str] = []
-    if scheme is not None and "scheme" in frame.columns:
-        frame = frame.loc[frame["scheme"] == scheme]
+    frame = _select_scheme(frame, scheme, warnings)
+    for col, what in ((unit_col, "unit id"), (coder_col, "coder")):
+        unplaced = _missing_mask(frame[col].to_numpy(dtype=object))
+        if unplaced.any():  # factorize would give such a row -1: another unit's or coder's cell
+            warnings.append(f"{int(unplaced.sum())} row(s) without a {what} ({col!r}) left out")
+            frame = frame.loc[~unplaced]
     if "status" in frame.columns:
         failed = frame["status"].astype(str).str.lower().eq("failed")
         if failed.any():

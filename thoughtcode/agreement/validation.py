@@ -73,10 +73,12 @@ def confusion_metrics(m: np.ndarray, present: np.ndarray) -> dict[str, np.ndarra
         )
 
     def macro(per_class: np.ndarray) -> np.ndarray:
-        return (per_class * p).sum(axis=1) / n_present
+        with np.errstate(divide="ignore", invalid="ignore"):  # no unit in common: NaN, reported as null
+            return (per_class * p).sum(axis=1) / n_present
 
     def weighted(per_class: np.ndarray) -> np.ndarray:
-        return (per_class * support).sum(axis=1) / wsum
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (per_class * support).sum(axis=1) / wsum
 
     out = {
         "accuracy": accuracy,
@@ -125,7 +127,10 @@ def _labels_by_unit(frame: pd.DataFrame, unit_col: str, label_col: str, what: st
         frame = frame.loc[~frame["status"].astype(str).str.lower().eq("failed")]
     frame = frame.loc[[not is_missing(v) for v in frame[label_col]]]
     keys = frame[label_col].map(category_key)
-    grouped = keys.groupby(frame[unit_col].to_numpy(), sort=False)
+    # Unit ids are identifiers matched across two files: 7 (from a CSV or Parquet) and "7" (from JSON)
+    # are the same unit, so numbers are matched by their text.
+    unit_ids = [u if isinstance(u, str) else category_key(u) for u in frame[unit_col]]
+    grouped = keys.groupby(np.array(unit_ids, dtype=object), sort=False)
     conflicts = grouped.nunique()
     bad = conflicts[conflicts > 1]
     if len(bad):

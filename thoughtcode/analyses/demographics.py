@@ -148,6 +148,7 @@ def demographics_analysis(inputs: AnalysisInputs, top_occupations: int = 10) -> 
     for name, table in tables.items():
         result.tables[f"demographics_{name}"] = table
     n_valid = len(valid_ages)
+    answered_frequency = {k: v for k, v in frequency.items() if k != MISSING}
     result.data = {
         "respondents": len(answers),
         "respondent_key": "user id (conversation id when the record has none)",
@@ -165,8 +166,9 @@ def demographics_analysis(inputs: AnalysisInputs, top_occupations: int = 10) -> 
         "occupation_missing": occupation.get(MISSING, 0),
         "occupation_distinct": len([k for k in occupation if k != MISSING]),
         "ai_use_frequency": tables["ai_use_frequency"].to_dict(orient="records"),
-        "ai_use_frequency_mean": rounded(
-            sum(int(k) * v for k, v in frequency.items() if k != MISSING) / max(1, sum(v for k, v in frequency.items() if k != MISSING)), 3
+        "ai_use_frequency_mean": (  # None when nobody answered (the scale runs from 1 to 5: 0 is no mean)
+            rounded(sum(int(k) * v for k, v in answered_frequency.items()) / sum(answered_frequency.values()), 3)
+            if answered_frequency else None
         ),
         "purposes": {
             "answered": answered_purpose,

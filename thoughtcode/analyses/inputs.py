@@ -318,6 +318,13 @@ def prepare_labels(
             if chosen not in set(coders.index):
                 raise ValueError(f"{source}: no coder {chosen!r} in scheme {name!r}; coders: {', '.join(coders.index)}")
             part = part[part["coder"].fillna("(none)").astype(str) == chosen]
+        if "codebook" in part.columns:  # published data sets have mixed codebook versions without noticing
+            versions = sorted(set(part["codebook"].dropna().astype(str)))
+            if len(versions) > 1:
+                raise ValueError(
+                    f"{source}: the {name!r} labels were made with {len(versions)} codebooks ({', '.join(versions)}); "
+                    "migrate them to one version (thoughtcode taxonomy migrate) or analyse each version's rows apart"
+                )
         multi = "labels" in part.columns and part["labels"].map(_parse_multi).notna().any()
         rows = []
         for record in part.to_dict(orient="records"):

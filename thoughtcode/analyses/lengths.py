@@ -90,10 +90,12 @@ def length_analysis(inputs: AnalysisInputs) -> AnalysisResult:
 
     from thoughtcode.analyses import figures
 
-    result.figures["length_histogram"] = lambda: figures.length_histogram(histogram)
-    result.captions["length_histogram"] = "Share of conversations per 2-message length bucket" + (
-        ", corpora overlaid." if inputs.baselines else "."
-    )
-    result.figures["tokens_by_role"] = lambda: figures.token_boxplots(tokens)
-    result.captions["tokens_by_role"] = "Tokens per message by role (offline GPT-style pre-token count)."
+    if len(lengths):  # a corpus without conversations has nothing to draw
+        result.figures["length_histogram"] = lambda: figures.length_histogram(histogram)
+        result.captions["length_histogram"] = "Share of conversations per 2-message length bucket" + (
+            ", corpora overlaid." if inputs.baselines else "."
+        )
+    if len(tokens):
+        result.figures["tokens_by_role"] = lambda: figures.token_boxplots(tokens)
+        result.captions["tokens_by_role"] = "Tokens per message by role (offline GPT-style pre-token count)."
     return result

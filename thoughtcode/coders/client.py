@@ -203,7 +203,10 @@ def retry_after_seconds(exc: Any) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):  # not a date either: no advice, back off as usual
+            return None
         if parsed is None:
             return None
         return max(0.0, parsed.timestamp() - time.time())
@@ -579,7 +582,7 @@ class LLMClient:
                     if kind != "retry" or attempt >= options.http_retries:
                         if kind == "retry" and "APITimeoutError" not in _class_names(exc) and "APIConnectionError" in _class_names(exc):
                             raise CoderFatalError(
-                                f"{self.name}: cannot reach {self.spec.endpoint() or 'the provider'} after "
+                                f"{self.name}: cannot reach {self.spec.shown_endpoint() or 'the provider'} after "
                                 f"{attempt + 1} attempt(s): {redact(describe_http_error(exc))}"
                             ) from None
                         raise

@@ -14,8 +14,8 @@ limit. What is added here is what coding needs on top:
 * **Samples.** ``samples=K`` codes each unit K times and keeps the majority; the confidence is then the
   share of samples that agree with it.
 * **Cache per unit.** Validated codes are stored in SQLite (``coders.cache``) per unit and sample, under a
-  key of provider, endpoint, model, settings, prompt, codebook and unit content, so a re-run costs nothing
-  even when units are batched differently.
+  key of provider, endpoint, model, settings (``units_per_request`` among them), prompt, codebook and unit
+  content, so a re-run costs nothing even when a resumed run groups the remaining units into other batches.
 """
 
 from __future__ import annotations

@@ -76,6 +76,11 @@ class CoderSpec:
         variable = BASE_URL_ENV.get(self.provider)
         return (env.get(variable) or None) if variable else None
 
+    def shown_endpoint(self, environ: dict[str, str] | os._Environ[str] | None = None) -> str | None:
+        """:meth:`endpoint` as it may appear in messages: any user:password in the URL removed."""
+        url = self.endpoint(environ)
+        return _strip_userinfo(url) if url else url
+
 
 def _strip_userinfo(url: str) -> str:
     parts = urlsplit(url)

@@ -30,7 +30,7 @@ def _parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else None
+    return parsed
 
 
 def check_conversation(conversation: Conversation) -> list[Finding]:
@@ -72,7 +72,12 @@ def check_conversation(conversation: Conversation) -> list[Finding]:
                 if thought.label is None:
                     add("unlabelled_thought", f"{kind} {k} has no label", message.id)
         current = _parse_time(message.timestamp)
-        if current is not None and previous_time is not None and current < previous_time:
+        comparable = (
+            current is not None
+            and previous_time is not None
+            and (current.tzinfo is None) == (previous_time.tzinfo is None)  # naive vs aware: unknown order
+        )
+        if comparable and current < previous_time:
             add("timestamp_out_of_order", f"{message.timestamp} is earlier than the message before", message.id)
         previous_time = current or previous_time
     return found

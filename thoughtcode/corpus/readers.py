@@ -101,6 +101,13 @@ def detect_format(record: dict[str, Any]) -> str:
     )
 
 
+def _shape_is_conclusive(record: dict[str, Any]) -> bool:
+    """Whether a record shows its format: a 'messages' list without a message (an empty conversation) does
+    not tell ThoughtTrace from OpenAI chat, so the format of the file is decided by a later record."""
+    messages = record.get("messages")
+    return not isinstance(messages, list) or any(isinstance(m, dict) for m in messages)
+
+
 def _text(content: Any) -> str:
     """Message content as text; OpenAI-style lists of parts are joined."""
     if content is None:
@@ -229,13 +236,16 @@ class CorpusReader:
                 if not isinstance(record, dict):
                     self._fail(line_no, "a record must be a JSON object")
                     continue
-                if self.report.format is None:
+                fmt = self.report.format
+                if fmt is None:
                     try:
-                        self.report.format = detect_format(record)
+                        fmt = detect_format(record)
                     except ValueError as exc:
                         raise CorpusError(self.path, line_no, str(exc)) from None
+                    if _shape_is_conclusive(record):
+                        self.report.format = fmt
                 try:
-                    conversation = _convert(record, self.report.format, f"{self.path.stem}-{line_no}")
+                    conversation = _convert(record, fmt, f"{self.path.stem}-{line_no}")
                 except _FieldError as err:
                     self._fail(line_no, err.message, err.field)
                     continue

@@ -108,11 +108,19 @@ def codebook_versions(name: str, search_dirs: list[Path] | None = None) -> list[
     so a broken version is never skipped silently in a chained migration.
     """
     found = {cb.version: cb for cb in builtin_codebooks() if cb.name == name}
+    origin: dict[str, str | None] = dict.fromkeys(found)  # None: built in (a user's file may override it)
     for directory in search_dirs or []:
         for path in sorted(Path(directory).glob("*.y*ml")) + sorted(Path(directory).glob("*.json")):
             if _declared_name(path) == name:
                 codebook = load_codebook_file(path)
+                known = found.get(codebook.version)
+                if known is not None and origin[codebook.version] and known.content_hash != codebook.content_hash:
+                    raise CodebookError(
+                        f"{path} ({codebook.ref}) and {origin[codebook.version]} ({known.ref}) are both "
+                        f"{name}@{codebook.version} with different content; keep one file per version"
+                    )
                 found[codebook.version] = codebook
+                origin[codebook.version] = str(path)
     return [found[v] for v in sorted(found, key=version_key)]
 
 

@@ -180,10 +180,6 @@ def eligible_conversations(conversations: Iterable[Conversation], min_messages: 
     return [c for c in conversations if _eligible(dialogue(c), min_messages, max_messages)]
 
 
-def candidates_frame(candidates: Sequence[RewriteCandidate]) -> pd.DataFrame:
-    return pd.DataFrame([c.as_row() for c in candidates])
-
-
 # --- quoting check ------------------------------------------------------------------------------------------
 _TOKEN = re.compile(r"\w+")
 
