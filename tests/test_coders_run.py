@@ -170,3 +170,119 @@ def test_killed_run_resumes_without_losing_or_duplicating(env, sample_file, tmp_
     assert set(counts) == {u.unit_id for u in units}
     # at most the requests in flight at the kill (concurrency 2) were made twice
     assert n <= env.requests <= n + 2
+
+
+# --- one model per output file ---------------------------------------------------------------------------
+def _set_model(path: Path, model: str) -> bytes:
+    """Rewrite OUT as if its labels had been made by ``model`` (what a spec mapping to another model, or an
+    older version of a model file, would have left) and return its bytes."""
+    rows = read_out(path)
+    path.write_text("".join(json.dumps({**r, "model": model}) + "\n" for r in rows))
+    return path.read_bytes()
+
+
+def test_resume_refuses_labels_of_another_llm_model(env, sample_file, tmp_path):
+    out = tmp_path / "labels.jsonl"
+    run_coding(sample_file, "reasons", LLMCoder("openai:m", cache=None), out, limit=3, progress=False)
+    before = _set_model(out, "m-2024-01")
+    requests = env.requests
+    with pytest.raises(RunError) as caught:
+        run_coding(sample_file, "reasons", LLMCoder("openai:m", cache=None), out, limit=6, progress=False)
+    message = str(caught.value)
+    assert str(out) in message and "'m-2024-01'" in message and "'m'" in message
+    assert "new --out" in message and "delete the file" in message
+    assert out.read_bytes() == before and env.requests == requests  # refused before asking or writing anything
+    # the same model resumes as before
+    _set_model(out, "m")
+    summary = run_coding(sample_file, "reasons", LLMCoder("openai:m", cache=None), out, limit=6, progress=False)
+    assert summary["already_done"] == 3 and summary["coded"] == 3 and summary["model"] == "m"
+    assert {r["model"] for r in read_out(out)} == {"m"}
+
+
+def test_retry_failed_refuses_labels_of_another_llm_model(env, sample_file, tmp_path):
+    units = list(units_for(load_corpus(sample_file), "reason"))[:4]
+    env.triggers[units[1].text.strip()[:30]] = "bad_label"
+    out = tmp_path / "labels.jsonl"
+    first = run_coding(sample_file, "reasons", LLMCoder("openai:m", cache=None, max_retries=0), out, limit=4, progress=False)
+    assert first["failed"] == 1
+    env.triggers.clear()
+    before = _set_model(out, "m-2024-01")
+    with pytest.raises(RunError, match="m-2024-01"):
+        run_coding(sample_file, "reasons", LLMCoder("openai:m", cache=None), out, limit=4, retry_failed=True, progress=False)
+    assert out.read_bytes() == before
+    # failed rows carry no label: a file whose only rows of another model failed may be retried
+    rows = read_out(out)
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows if r["status"] == "failed"))
+    retried = run_coding(sample_file, "reasons", LLMCoder("openai:m", cache=None), out, limit=4, retry_failed=True, progress=False)
+    assert retried["coded"] == 1 and [r["model"] for r in read_out(out)] == ["m"]
+
+
+class _LateModelCoder:
+    """A coder that can only tell its model once it has coded (``model`` None up front, no ``model_for``)."""
+
+    def __init__(self, model: str):
+        self.name, self.model, self.settings, self._model = "late", None, {}, model
+
+    def code(self, units, codebook, scheme):
+        from thoughtcode.labels import LabelRecord
+
+        self.model = self._model
+        return [LabelRecord(unit_id=u.unit_id, scheme=scheme, coder=self.name, model=self._model, codebook=codebook.ref,
+                            label=codebook.label_ids[0]) for u in units]
+
+
+def test_a_record_of_another_model_is_never_appended(sample_file, tmp_path):
+    out = tmp_path / "labels.jsonl"
+    run_coding(sample_file, "reasons", _LateModelCoder("v1"), out, limit=3, progress=False, bootstrap=0)
+    before = out.read_bytes()
+    with pytest.raises(RunError, match="'v1'.*'v2'.*new --out"):
+        run_coding(sample_file, "reasons", _LateModelCoder("v2"), out, limit=6, progress=False, bootstrap=0)
+    assert out.read_bytes() == before
+    assert run_coding(sample_file, "reasons", _LateModelCoder("v1"), out, limit=6, progress=False, bootstrap=0)["coded"] == 3
+
+
+def _train_model(sample_file: Path, path: Path, **params) -> str:
+    """Train a reactions model on the bundled sample into ``path``; its ``model`` label (``m.joblib#hash8``)."""
+    from thoughtcode.coders.local import load_model, save_model, train_local_model
+    from thoughtcode.taxonomy import load_codebook
+
+    units = list(units_for(load_corpus(sample_file), "reaction"))
+    model, _ = train_local_model(units, [u.label for u in units], load_codebook("reactions"), "reactions", params=params)
+    return load_model(save_model(model, path)).label
+
+
+def test_resume_refuses_labels_of_a_retrained_local_model(sample_file, tmp_path):
+    from thoughtcode.coders.local import load_local_coder
+
+    path = tmp_path / "m.joblib"
+    old = _train_model(sample_file, path, C=0.01, ngram_weight=0.5, calibration="none")
+    out = tmp_path / "labels.jsonl"
+    first = run_coding(sample_file, "reactions", load_local_coder(f"local:{path}"), out, limit=5, progress=False, bootstrap=0)
+    assert first["coded"] == 5 and {r["model"] for r in read_out(out)} == {old}
+    new = _train_model(sample_file, path, C=1.0, ngram_weight=0.2, calibration="none")  # retrained in place
+    assert new != old and new.startswith("m.joblib#")
+    before = out.read_bytes()
+    for retry in (False, True):
+        with pytest.raises(RunError) as caught:
+            run_coding(sample_file, "reactions", load_local_coder(f"local:{path}"), out, limit=10, retry_failed=retry,
+                       progress=False, bootstrap=0)
+        message = str(caught.value)
+        assert str(out) in message and repr(old) in message and repr(new) in message and "new --out" in message
+        assert out.read_bytes() == before
+    # into a new file, the retrained model codes as usual
+    fresh = run_coding(sample_file, "reactions", load_local_coder(f"local:{path}"), tmp_path / "new.jsonl", limit=10,
+                       progress=False, bootstrap=0)
+    assert fresh["coded"] == 10 and {r["model"] for r in read_out(tmp_path / "new.jsonl")} == {new}
+    assert first["model"] == old and fresh["model"] == new  # the summary names the model before any unit is coded
+
+
+def test_resume_refuses_labels_of_an_older_shipped_model(sample_file, tmp_path):
+    from thoughtcode.coders.local import load_local_coder
+
+    out = tmp_path / "labels.jsonl"
+    first = run_coding(sample_file, "reasons", load_local_coder("local"), out, limit=3, progress=False, bootstrap=0)
+    assert first["model"].startswith("reasons.joblib#")
+    before = _set_model(out, "reasons.joblib#00000000")  # labels of the model an earlier release shipped
+    with pytest.raises(RunError, match=r"reasons\.joblib#00000000.*" + first["model"]):
+        run_coding(sample_file, "reasons", load_local_coder("local"), out, limit=6, progress=False, bootstrap=0)
+    assert out.read_bytes() == before

@@ -20,6 +20,10 @@ class Coder(Protocol):
 
     ``name`` is the coder spec as the user wrote it (``local``, ``openai:gpt-4o-mini``, ...), ``model`` the
     model identifier recorded in provenance, ``settings`` the parameters that change its output.
+
+    A coder whose model depends on the codebook (the local coder: a trained model or zero-shot) may also
+    define ``model_for(codebook) -> str | None``, the model its labels of that codebook will carry; the runner
+    uses it (else ``model``) to refuse resuming into an output file labelled by another model.
     """
 
     name: str

@@ -667,8 +667,18 @@ class LocalCodingBackend:
 
     @property
     def model(self) -> str | None:
-        """Model of the last codebook coded (``file#hash8`` or ``zero-shot:EMBEDDER``); None before."""
+        """Model of the last codebook coded (``file#hash8`` or ``zero-shot:EMBEDDER``); None before (see
+        :meth:`model_for`)."""
         return self._current[0]
+
+    def model_for(self, codebook: Codebook) -> str:
+        """The ``model`` the labels of ``codebook`` will carry, known before any unit is coded (the runner
+        checks it against an output file it resumes into). Loads the model, or builds the zero-shot
+        prototypes, that :meth:`code` then uses."""
+        model = self.trained_model_for(codebook)
+        if model is not None:
+            return model.label
+        return f"zero-shot:{self._zero_shot_for(codebook).embedder_name_}"
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -734,11 +744,15 @@ class LocalCodingBackend:
 
         return self._records(units, scheme, codebook, model.label, settings, make)
 
-    def _code_zero_shot(self, units: list[Any], codebook: Codebook, scheme: str) -> list[LabelRecord]:
+    def _zero_shot_for(self, codebook: Codebook) -> ZeroShotCoder:
         coder = self._zero_shot.get(codebook.ref)
         if coder is None:
             coder = ZeroShotCoder(embedder=self.embedder).fit(codebook)
             self._zero_shot[codebook.ref] = coder
+        return coder
+
+    def _code_zero_shot(self, units: list[Any], codebook: Codebook, scheme: str) -> list[LabelRecord]:
+        coder = self._zero_shot_for(codebook)
         settings = {"method": ZERO_SHOT_METHOD, "embedder": coder.embedder_name_, "margin": coder.margin,
                     "top_k": coder.top_k, "temperature": coder.temperature,
                     "note": "no trained model for this codebook: similarity to the codebook's definitions and examples"}

@@ -9,8 +9,10 @@ Why it works this way:
   the same command after a kill finishes the job without losing or duplicating labels. A line cut short
   by a kill is removed before resuming. ``retry_failed`` re-codes only the failed units and rewrites OUT
   atomically with one row per unit.
-* **No silent mixing.** OUT must not already hold labels of the same scheme made by another coder or with
-  another codebook version: published data sets have mixed such labels without noticing.
+* **No silent mixing.** OUT must not already hold labels of the same scheme made by another coder, with
+  another codebook version or by another model (a retrained ``local:PATH`` model, a new shipped model):
+  published data sets have mixed such labels without noticing. The model is checked before coding (from the
+  coder's ``model_for(codebook)`` or ``model``) and again on every ok record before it is written.
 * **One writer.** An advisory lock on OUT keeps two runs from appending to the same file.
 """
 
@@ -183,6 +185,37 @@ def _check_provenance(latest: dict[str, dict[str, Any]], coder: Coder, codebook:
         )
 
 
+_UNKNOWN = object()
+
+
+def _model_in_use(coder: Coder, codebook: Codebook) -> str | None:
+    """The model the coder's labels of ``codebook`` will carry, as far as it can tell before coding."""
+    model_for = getattr(coder, "model_for", None)
+    return model_for(codebook) if callable(model_for) else coder.model
+
+
+def _model_error(out: Path, found: Any, now: Any) -> RunError:
+    return RunError(
+        f"{out} already holds labels of this scheme made by model {found!r}, but this run's coder uses model {now!r}; "
+        "resuming would mix two models' labels under one coder name: write to a new --out file, "
+        "or delete the file to start over"
+    )
+
+
+def _expected_model(latest: dict[str, dict[str, Any]], model: str | None, out: Path) -> Any:
+    """The model every ok record of this run must carry (``_UNKNOWN``: the first one sets it); raises if
+    OUT already holds ok labels of another model."""
+    in_file = {row.get("model") for row in latest.values() if row.get("status") == "ok"}
+    if model is not None:
+        if in_file - {model}:
+            raise _model_error(out, sorted(map(str, in_file - {model}))[0], model)
+        return model
+    if len(in_file) > 1:  # the coder cannot tell its model yet, and OUT already mixes models
+        found = sorted(map(str, in_file))
+        raise _model_error(out, found[0], f"unknown (the file also holds {found[1]!r})")
+    return next(iter(in_file)) if in_file else _UNKNOWN
+
+
 def run_coding(
     source: str | Path | Iterable[Any],
     scheme: str,
@@ -224,13 +257,14 @@ def run_coding(
     out = Path(out)
     if out.suffix.lower() not in {".jsonl", ".ndjson"}:
         raise RunError(f"{out}: the output is a JSON-lines labels table; name it .jsonl")
+    model = _model_in_use(coder, codebook)
 
     summary: dict[str, Any] = {
         "out": str(out),
         "scheme": scheme,
         "codebook": codebook.ref,
         "coder": coder.name,
-        "model": coder.model,
+        "model": model,
         "unit_kind": codebook.unit,
         "units_total": len(units),
         "duplicate_unit_ids_skipped": duplicates,
@@ -243,6 +277,7 @@ def run_coding(
             rows = compact
         latest = _latest(rows, scheme)
         _check_provenance(latest, coder, codebook, out)
+        expected_model = _expected_model(latest, model, out)
         if retry_failed:
             todo = [u for u in units if latest.get(u.unit_id, {}).get("status") == "failed"]
         else:
@@ -260,7 +295,18 @@ def run_coding(
             bar = tqdm(total=len(todo), desc=f"coding {scheme}", unit="unit", file=sys.stderr, disable=not progress, dynamic_ncols=True)
 
         def on_record(record: LabelRecord, cached: bool = False) -> None:
+            nonlocal expected_model
             assert appender is not None
+            if record.status == "ok":  # the last guard: nothing of another model is ever written
+                if expected_model is _UNKNOWN:
+                    expected_model = record.model
+                elif record.model != expected_model:
+                    if any(row.get("status") == "ok" and row.get("model") == expected_model for row in latest.values()):
+                        raise _model_error(out, expected_model, record.model)
+                    raise RunError(
+                        f"coder {coder.name!r} produced a label of model {record.model!r} after one of model "
+                        f"{expected_model!r}; {out} keeps one model per coder: write to a new --out file"
+                    )
             row = appender.write(record)
             latest[record.unit_id] = row
             counts["coded" if record.status == "ok" else "failed"] += 1
