@@ -21,10 +21,19 @@ without its last unit), ``401``. ``latency`` delays every answer (for benchmarks
 It counts requests, statuses and tokens; tokens are counted on the actual request text (all messages and the
 tool schema) and on the answer text with :func:`thoughtcode.corpus.count_tokens`, and are reported in the
 ``usage`` of each answer, so tests can compare the coder's accounting with the server's.
+
+Batch APIs: OpenAI's (``POST /v1/files`` with purpose ``batch``, ``POST /v1/batches``, ``GET /v1/batches/ID``,
+``GET /v1/files/ID/content``) and Anthropic's (``POST /v1/messages/batches``, ``GET /v1/messages/batches/ID``
+and ``.../results``). Every request of a batch is answered, when the batch is created, exactly as the same
+request sent alone would be (scripts, triggers, ``answer`` and token counts included; a scripted HTTP error
+or timeout becomes an errored result). A batch reports ``in_progress`` to its first ``batch_in_progress``
+polls (read at each poll, so a test can let a waiting batch finish). ``batch_creates`` lists the ids of the batches created, ``batch_polls`` counts polls.
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import hashlib
 import json
 import re
@@ -146,6 +155,11 @@ class StandIn:
         self.statuses: Counter[int] = Counter()
         self.tokens_in = 0
         self.tokens_out = 0
+        self.batch_in_progress = 0
+        self.batch_creates: list[str] = []
+        self.batch_polls = 0
+        self._files: dict[str, bytes] = {}
+        self._batches: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -163,6 +177,9 @@ class StandIn:
 
             def do_POST(self) -> None:
                 standin._handle(self)
+
+            def do_GET(self) -> None:
+                standin._handle_get(self)
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
@@ -213,6 +230,11 @@ class StandIn:
             self.log.clear()
             self.statuses.clear()
             self.tokens_in = self.tokens_out = 0
+            self.batch_in_progress = 0
+            self.batch_creates.clear()
+            self.batch_polls = 0
+            self._files.clear()
+            self._batches.clear()
 
     @property
     def requests(self) -> int:
@@ -272,19 +294,34 @@ class StandIn:
         return {"answers": items}
 
     # --- HTTP -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _given_key(handler: BaseHTTPRequestHandler) -> str:
+        return handler.headers.get("x-api-key") or (handler.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
+        path = handler.path.split("?")[0].rstrip("/")
+        if path.endswith(("/files", "/batches")):
+            self._handle_batch_post(handler, path, raw)
+            return
         try:
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError:
             self._send(handler, 400, {"error": {"message": "request body is not JSON"}})
             return
-        api = "anthropic" if handler.path.rstrip("/").endswith("/messages") else "openai"
-        if not handler.path.rstrip("/").endswith(("/chat/completions", "/messages")):
+        api = "anthropic" if path.endswith("/messages") else "openai"
+        if not path.endswith(("/chat/completions", "/messages")):
             self._send(handler, 404, {"error": {"message": f"no route {handler.path}"}})
             return
-        given = handler.headers.get("x-api-key") or (handler.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        outcome = self._complete(api, body, self._given_key(handler))
+        if outcome is None:  # a timeout: the client has given up
+            handler.close_connection = True
+            return
+        self._send(handler, *outcome)
+
+    def _complete(self, api: str, body: dict[str, Any], given: str, in_batch: bool = False) -> tuple[int, Any, dict[str, str]] | None:
+        """Status, payload and headers of the answer to one chat request (``None``: a timeout, not answered)."""
 
         messages = body.get("messages", [])
         system = _text_of(body.get("system"))
@@ -330,14 +367,14 @@ class StandIn:
                 if api == "anthropic"
                 else {"error": {"message": message, "type": error_type, "code": None}}
             )
-            self._send(handler, status, payload, headers)
-            return
+            return status, payload, headers
         if behaviour == "timeout":  # logged on arrival; by the time we would answer, the client has given up
             entry.status = 0
             self._record(entry)
+            if in_batch:
+                return 500, {"error": {"message": "request timed out", "type": "api_error"}}, {}
             time.sleep(self.timeout_delay)
-            handler.close_connection = True
-            return
+            return None
 
         if tools:
             schema = tools[0].get("function", {}).get("parameters") if api == "openai" else tools[0].get("input_schema")
@@ -394,7 +431,112 @@ class StandIn:
                 "stop_sequence": None,
                 "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
             }
-        self._send(handler, 200, payload)
+        return 200, payload, {}
+
+    # --- batch APIs -------------------------------------------------------------------------------------
+    def _handle_batch_post(self, handler: BaseHTTPRequestHandler, path: str, raw: bytes) -> None:
+        given = self._given_key(handler)
+        if self.api_key is not None and given != self.api_key:
+            self._send(handler, 401, {"error": {"message": "Incorrect API key provided", "type": "authentication_error"}})
+            return
+        now = int(time.time())
+        if path.endswith("/v1/files"):  # OpenAI upload (multipart/form-data)
+            head = f"Content-Type: {handler.headers.get('Content-Type')}\r\n\r\n".encode()
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+            data, purpose = b"", ""
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if name == "file":
+                    data = part.get_payload(decode=True) or b""
+                elif name == "purpose":
+                    purpose = (part.get_payload(decode=True) or b"").decode()
+            with self._lock:
+                file_id = f"file-{len(self._files) + 1}"
+                self._files[file_id] = data
+            self._send(handler, 200, {"id": file_id, "object": "file", "bytes": len(data), "created_at": now,
+                                      "filename": "batch.jsonl", "purpose": purpose, "status": "processed"})
+            return
+        body = json.loads(raw or b"{}")
+        if path.endswith("/v1/batches"):  # OpenAI
+            lines = [json.loads(line) for line in self._files[body["input_file_id"]].decode().splitlines() if line.strip()]
+            output, errors = [], []
+            for number, line in enumerate(lines):
+                status, payload, _ = self._complete("openai", line["body"], given, in_batch=True)  # type: ignore[misc]
+                row = {"id": f"batch_req_{number}", "custom_id": line["custom_id"],
+                       "response": {"status_code": status, "request_id": f"req_{number}", "body": payload}, "error": None}
+                (output if status == 200 else errors).append(json.dumps(row))
+            with self._lock:
+                batch_id = f"batch_{len(self._batches) + 1}"
+                out_id, err_id = f"file-{batch_id}-out", f"file-{batch_id}-err"
+                self._files[out_id] = ("\n".join(output) + "\n").encode() if output else b""
+                self._files[err_id] = ("\n".join(errors) + "\n").encode() if errors else b""
+                self._batches[batch_id] = {
+                    "api": "openai", "polls": 0, "created_at": now, "input_file_id": body["input_file_id"],
+                    "output_file_id": out_id if output else None, "error_file_id": err_id if errors else None,
+                    "counts": {"total": len(lines), "completed": len(output), "failed": len(errors)},
+                }
+                self.batch_creates.append(batch_id)
+            self._send(handler, 200, self._batch_object(batch_id, in_progress=True))
+            return
+        results = []  # Anthropic
+        for item in body.get("requests", []):
+            status, payload, _ = self._complete("anthropic", item["params"], given, in_batch=True)  # type: ignore[misc]
+            if status == 200:
+                result: dict[str, Any] = {"type": "succeeded", "message": payload}
+            else:
+                result = {"type": "errored", "error": {"type": "error", "error": payload.get("error", payload)}}
+            results.append(json.dumps({"custom_id": item["custom_id"], "result": result}))
+        with self._lock:
+            batch_id = f"msgbatch_{len(self._batches) + 1}"
+            self._batches[batch_id] = {"api": "anthropic", "polls": 0, "created_at": now,
+                                       "results": ("\n".join(results) + "\n").encode(), "n": len(results)}
+            self.batch_creates.append(batch_id)
+        self._send(handler, 200, self._batch_object(batch_id, in_progress=True))
+
+    def _batch_object(self, batch_id: str, in_progress: bool) -> dict[str, Any]:
+        batch = self._batches[batch_id]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch["created_at"]))
+        if batch["api"] == "openai":
+            counts = batch["counts"]
+            return {
+                "id": batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "completion_window": "24h",
+                "input_file_id": batch["input_file_id"], "created_at": batch["created_at"],
+                "status": "in_progress" if in_progress else "completed",
+                "output_file_id": None if in_progress else batch["output_file_id"],
+                "error_file_id": None if in_progress else batch["error_file_id"],
+                "request_counts": counts if not in_progress else {"total": counts["total"], "completed": 0, "failed": 0},
+            }
+        n = batch["n"]
+        return {
+            "id": batch_id, "type": "message_batch", "processing_status": "in_progress" if in_progress else "ended",
+            "request_counts": {"processing": n if in_progress else 0, "succeeded": 0 if in_progress else n, "errored": 0, "canceled": 0, "expired": 0},
+            "created_at": stamp, "expires_at": stamp, "archived_at": None, "cancel_initiated_at": None,
+            "ended_at": None if in_progress else stamp,
+            "results_url": None if in_progress else f"{self.url}/v1/messages/batches/{batch_id}/results",
+        }
+
+    def _handle_get(self, handler: BaseHTTPRequestHandler) -> None:
+        path = handler.path.split("?")[0].rstrip("/")
+        if self.api_key is not None and self._given_key(handler) != self.api_key:
+            self._send(handler, 401, {"error": {"message": "Incorrect API key provided", "type": "authentication_error"}})
+            return
+        parts = path.split("/")
+        if path.startswith("/v1/files/") and path.endswith("/content") and parts[3] in self._files:
+            self._send_raw(handler, 200, self._files[parts[3]], "application/octet-stream")
+            return
+        if path.startswith("/v1/messages/batches/") and path.endswith("/results") and parts[4] in self._batches:
+            self._send_raw(handler, 200, self._batches[parts[4]]["results"], "application/x-jsonl")
+            return
+        batch_id = parts[-1]
+        if (path.startswith("/v1/batches/") or path.startswith("/v1/messages/batches/")) and batch_id in self._batches:
+            with self._lock:
+                self.batch_polls += 1
+                batch = self._batches[batch_id]
+                in_progress = batch["polls"] < self.batch_in_progress
+                batch["polls"] += 1
+            self._send(handler, 200, self._batch_object(batch_id, in_progress))
+            return
+        self._send(handler, 404, {"error": {"message": f"no route {handler.path}"}})
 
     def _record(self, entry: RequestLog) -> None:
         with self._lock:
@@ -403,12 +545,15 @@ class StandIn:
             self.tokens_in += entry.tokens_in
             self.tokens_out += entry.tokens_out
 
+    @classmethod
+    def _send(cls, handler: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        cls._send_raw(handler, status, json.dumps(payload).encode("utf-8"), "application/json", headers)
+
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
+    def _send_raw(handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         try:
             handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Type", content_type)
             handler.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 handler.send_header(name, value)

@@ -947,6 +947,8 @@ def _cmd_code(args: argparse.Namespace) -> int:
         spec = parse_spec(args.coder)
         if args.few_shot and not args.examples:
             raise UserError("--few-shot N needs --examples FILE (a labelled corpus, or a table with text and label)")
+        if args.batch and spec.provider not in ("openai", "anthropic"):
+            raise UserError(f"--batch uses a provider batch API: it needs an openai: or anthropic: coder, not {spec.text!r}")
         if args.samples > 1 and args.temperature is not None and args.temperature == 0:
             print("thoughtcode: warning: --samples > 1 with --temperature 0 repeats the same answer", file=sys.stderr)
         options: dict[str, Any] = {}
@@ -967,6 +969,8 @@ def _cmd_code(args: argparse.Namespace) -> int:
                 "prompt": args.prompt,
                 "cache": None if args.no_cache else args.cache,
             }
+            if args.batch:
+                options |= {"batch": True, "poll_interval": args.poll_interval}
         coder = make_coder(spec, **options)
     except CoderSpecError as exc:  # a bad spec or a coder option its kind does not take
         raise UserError(str(exc)) from None
@@ -1024,6 +1028,13 @@ def _add_coders_commands(subparsers: argparse._SubParsersAction) -> None:
     code.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="answer cache (default .thoughtcode-cache/cache.sqlite)")
     code.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     code.add_argument("--retry-failed", action="store_true", help="re-code only the units recorded as failed in OUT, keeping one row per unit")
+    code.add_argument(
+        "--batch",
+        action="store_true",
+        help="send the requests through the provider's batch API (openai:, anthropic:; half price, no rate limits, answers "
+        "within 24 h); the batch id is kept in OUT.batch.json, so re-running the command resumes waiting for it",
+    )
+    code.add_argument("--poll-interval", type=float, default=30.0, metavar="S", help="seconds between polls of a --batch job (default 30)")
     code.add_argument("--price-in", type=float, help="price per million input tokens, for the cost estimate")
     code.add_argument("--price-out", type=float, help="price per million output tokens, for the cost estimate")
     code.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates of the agreement intervals (default 1000)")

@@ -362,9 +362,10 @@ class LLMClient:
 
     # --- public calls ------------------------------------------------------------------------------------
     async def ask(self, messages: Messages, response_model: type[M], *, max_tokens: int | None = None,
-                  cache_namespace: str = "") -> Answer[M]:
-        """One structured answer validated against ``response_model`` (re-asked when invalid)."""
-        return await self._answer(messages, response_model, max_tokens, cache_namespace)
+                  cache_namespace: str = "", max_retries: int | None = None) -> Answer[M]:
+        """One structured answer validated against ``response_model`` (re-asked when invalid, up to
+        ``max_retries``: the client's option unless given)."""
+        return await self._answer(messages, response_model, max_tokens, cache_namespace, max_retries)
 
     async def ask_many(self, requests: Sequence[Messages], response_model: type[M], *, max_tokens: int | None = None,
                        cache_namespace: str = "") -> list[Answer[M]]:
@@ -433,7 +434,7 @@ class LLMClient:
 
     # --- one request -----------------------------------------------------------------------------------
     async def _answer(self, messages: Messages, schema: type[BaseModel] | None, max_tokens: int | None,
-                      namespace: str) -> Answer[Any]:
+                      namespace: str, max_retries: int | None = None) -> Answer[Any]:
         limit = max_tokens or self.options.max_tokens or DEFAULT_MAX_TOKENS
         async with self:
             session = self._session
@@ -446,7 +447,7 @@ class LLMClient:
                 value = schema.model_validate(hit["answer"]) if schema is not None else hit["answer"]["text"]
                 return Answer(value, None, hit["tokens_in"], hit["tokens_out"], cached=True)
             sdk, structured = session.clients()
-            send = self._structured(structured, messages, schema, limit) if schema is not None else self._text(sdk, messages, limit)
+            send = self._structured(structured, messages, schema, limit, max_retries) if schema is not None else self._text(sdk, messages, limit)
             async with session.semaphore:
                 answer = await self._request(send, limit)
             if cache is not None and answer.ok:
@@ -481,14 +482,16 @@ class LLMClient:
         return params
 
     def _structured(self, structured: Any, messages: Messages, schema: type[BaseModel],
-                    max_tokens: int) -> Callable[[_RequestStats], Awaitable[Any]]:
+                    max_tokens: int, max_retries: int | None = None) -> Callable[[_RequestStats], Awaitable[Any]]:
+        retries = self.options.max_retries if max_retries is None else max_retries
+
         async def send(stats: _RequestStats) -> Any:
             from instructor.core.hooks import Hooks
 
             hooks = Hooks()
             hooks.on("completion:response", stats.add_response)
             return await structured.create(
-                response_model=schema, messages=messages, max_retries=self.options.max_retries, strict=False, hooks=hooks,
+                response_model=schema, messages=messages, max_retries=retries, strict=False, hooks=hooks,
                 **self._params(max_tokens),
             )
 
@@ -556,6 +559,75 @@ class LLMClient:
             return (f"invalid answer after {stats.completions} attempt(s) (max retries {self.options.max_retries}): "
                     f"{describe_validation_error(exc.__cause__ or exc)}")
         return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+
+    # --- requests sent outside the SDK's create call (the provider batch APIs, ``coders.batch``) ---------
+    def sdk(self) -> Any:
+        """The provider SDK client of the open session (``async with client:``), made on first use."""
+        assert self._session is not None, "open a session first: async with client"
+        return self._session.clients()[0]
+
+    def _instructor_mode(self) -> Any:
+        import instructor
+
+        return instructor.Mode.TOOLS if self.options.mode == "tools" else instructor.Mode.JSON
+
+    def _instructor_provider(self) -> Any:
+        import instructor
+
+        return instructor.Provider.ANTHROPIC if self.spec.provider == "anthropic" else instructor.Provider.OPENAI
+
+    def request_body(self, messages: Messages, schema: type[BaseModel], max_tokens: int | None = None) -> dict[str, Any]:
+        """The JSON body of the structured request :meth:`ask` would send first (instructor builds the tool
+        or JSON-mode instructions), for a provider's batch API."""
+        import copy
+
+        from instructor.processing.response import handle_response_model
+
+        params = self._params(max_tokens or self.options.max_tokens or DEFAULT_MAX_TOKENS)
+        params.update(params.pop("extra_body", {}))
+        _, body = handle_response_model(schema, mode=self._instructor_mode(), provider=self._instructor_provider(),
+                                        messages=copy.deepcopy(messages), **params)
+        return body
+
+    def read_completion(self, body: dict[str, Any], schema: type[M], max_tokens: int | None = None) -> tuple[Answer[M], bool]:
+        """Validate a completion received as JSON (a batch result) the way :meth:`ask` validates one.
+
+        Returns the answer and whether a re-ask could help: a truncated or empty answer is a failure as it
+        stands (False), an invalid one may be re-asked (True). Its tokens are added to :attr:`stats`.
+        """
+        from instructor.processing.response import process_response
+
+        limit = max_tokens or self.options.max_tokens or DEFAULT_MAX_TOKENS
+        if self.spec.provider == "anthropic":
+            from anthropic.types import Message
+
+            completion: Any = Message.model_validate(body)
+            truncated = completion.stop_reason == "max_tokens"
+        else:
+            from openai.types.chat import ChatCompletion
+
+            completion = ChatCompletion.model_validate(body)
+            truncated = bool(completion.choices) and completion.choices[0].finish_reason == "length"
+        stats = _RequestStats()
+        stats.add_response(completion)
+        self.stats["requests"] += 1
+        self.stats["completions"] += 1
+        self.stats["tokens_in"] += stats.tokens_in
+        self.stats["tokens_out"] += stats.tokens_out
+        value, error, reask = None, None, False
+        if truncated:
+            error = self._describe_failure(_Truncated(), stats, limit)
+        else:
+            try:
+                value = process_response(completion, response_model=schema, stream=False, strict=False,
+                                         mode=self._instructor_mode(), provider=self._instructor_provider())
+            except Exception as exc:  # the answer is not valid against the schema: the caller may re-ask
+                error, reask = f"invalid answer: {describe_validation_error(exc)}", True
+        return Answer(value, redact(error) if error else None, stats.tokens_in, stats.tokens_out, False, 0), reask
+
+    def with_http_retries(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        """``call`` (an async SDK method) with this client's HTTP retries and fatal-error handling."""
+        return self._with_http_retries(call)
 
     def _with_http_retries(self, create: Callable[..., Any]) -> Callable[..., Any]:
         options = self.options

@@ -16,27 +16,42 @@ limit. What is added here is what coding needs on top:
 * **Cache per unit.** Validated codes are stored in SQLite (``coders.cache``) per unit and sample, under a
   key of provider, endpoint, model, settings (``units_per_request`` among them), prompt, codebook and unit
   content, so a re-run costs nothing even when a resumed run groups the remaining units into other batches.
+* **Provider batch APIs.** ``batch=True`` sends every first request through the OpenAI or Anthropic batch
+  API (``coders.batch``); answers then take the same path as above (validation, fallbacks, records, cache).
 """
 
 from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from thoughtcode.coders.cache import LabelCache, cache_key
-from thoughtcode.coders.client import ClientOptions, LLMClient, gather_all, run_sync
+from thoughtcode.coders.client import Answer, ClientOptions, LLMClient, gather_all, run_sync
 from thoughtcode.coders.prompts import PromptBuilder, RenderedUnit, load_template
 from thoughtcode.coders.response import answer_labels, response_model
-from thoughtcode.coders.spec import CoderSpec, parse_spec
+from thoughtcode.coders.spec import CoderSpec, CoderSpecError, parse_spec
 from thoughtcode.corpus.units import Unit
 from thoughtcode.labels import LabelRecord, utc_now
 from thoughtcode.taxonomy import Codebook
 
 RecordCallback = Callable[[LabelRecord, bool], None]
+Asker = Callable[[], Awaitable[Answer[Any]]]
+
+
+@dataclass
+class FirstRequest:
+    """The first request for some units in one sample (one unit, or a batch of ``units_per_request``):
+    its messages, the response model its answer must validate against and its output token limit."""
+
+    units: list[RenderedUnit]
+    sample: int
+    messages: list[dict[str, Any]]
+    schema: Any
+    max_tokens: int
 
 
 @dataclass
@@ -51,10 +66,13 @@ class LLMOptions(ClientOptions):
     examples: str | Path | None = None
     prompt: str | Path | None = None
     seed: int = 0
+    batch: bool = False
+    poll_interval: float = 30.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._check({"units_per_request": self.units_per_request >= 1, "samples": self.samples >= 1, "few_shot": self.few_shot >= 0})
+        self._check({"units_per_request": self.units_per_request >= 1, "samples": self.samples >= 1, "few_shot": self.few_shot >= 0,
+                     "poll_interval": self.poll_interval > 0})
         if self.few_shot and self.examples is None:
             raise ValueError("--few-shot needs --examples FILE (a labelled corpus or a table with text and label)")
 
@@ -157,6 +175,8 @@ class LLMCoder:
         if not self.spec.is_llm:
             raise ValueError("LLMCoder needs an LLM spec (openai:, anthropic: or openai-compatible:)")
         self.options = LLMOptions(**options)
+        if self.options.batch and self.spec.provider not in ("openai", "anthropic"):
+            raise CoderSpecError(f"--batch needs an openai: or anthropic: coder (a provider batch API), not {self.spec.text!r}")
         self.client = LLMClient(self.spec, **self.options.client_options())
         self.name = self.spec.text
         self.model = self.spec.model
@@ -198,12 +218,17 @@ class LLMCoder:
         scheme: str,
         on_record: RecordCallback | None = None,
         exclude_conversations: Iterable[str] | None = None,
+        batch_state: str | Path | None = None,
     ) -> list[LabelRecord]:
         """Code ``units`` concurrently; ``on_record(record, cached)`` is called as each unit is finished.
 
         ``exclude_conversations``: conversations whose units must not be used as few-shot examples
         (default: those of ``units``); the runner passes every conversation of the input so that the
         examples, and so the prompt hash, do not depend on which units are still to do.
+
+        With the ``batch`` option the first request of every batch of units goes through the provider's
+        batch API (``coders.batch``); ``batch_state`` is the file that keeps the submitted batch's id so
+        that a re-run resumes it.
         """
         self.client.reset_stats()
         self._cache_hits = self._reasked_alone = 0
@@ -277,9 +302,12 @@ class LLMCoder:
                 single_model = response_schema(response_model(codebook, batch=False))
                 batch_model = response_schema(response_model(codebook, batch=True))
 
-                async def ask_alone(unit: RenderedUnit, sample: int, share: tuple[int, int] = (0, 0)) -> None:
+                async def ask_alone(unit: RenderedUnit, sample: int, share: tuple[int, int] = (0, 0), first: Asker | None = None) -> None:
                     messages, _ = single.messages([unit])
-                    outcome = await self.client.ask(messages, single_model, max_tokens=self.options.max_tokens_for(1))
+                    if first is None:
+                        outcome = await self.client.ask(messages, single_model, max_tokens=self.options.max_tokens_for(1))
+                    else:
+                        outcome = await first()
                     tokens_in = share[0] + outcome.tokens_in
                     tokens_out = share[1] + outcome.tokens_out
                     answer = outcome.value
@@ -292,9 +320,9 @@ class LLMCoder:
                         _Sample(answer_labels(answer), answer.rationale, float(answer.confidence), single.prompt_hash, tokens_in, tokens_out),
                     )
 
-                async def ask_batch(chunk: list[RenderedUnit], sample: int) -> None:
-                    messages, unit_keys = batch.messages(chunk)
-                    outcome = await self.client.ask(messages, batch_model, max_tokens=self.options.max_tokens_for(len(chunk)))
+                async def ask_batch(chunk: list[RenderedUnit], sample: int, first: Asker) -> None:
+                    _, unit_keys = batch.messages(chunk)
+                    outcome = await first()
                     shares_in = _split(outcome.tokens_in, len(chunk))
                     shares_out = _split(outcome.tokens_out, len(chunk))
                     by_key: dict[str, list[Any]] = {}
@@ -320,16 +348,32 @@ class LLMCoder:
                     await gather_all(alone)
 
                 size = self.options.units_per_request
+                requests: list[FirstRequest] = []
+                for sample, todo in enumerate(pending):
+                    for start in range(0, len(todo), size):
+                        chunk = todo[start : start + size]
+                        grouped = use_batch and len(chunk) > 1
+                        messages, _ = (batch if grouped else single).messages(chunk)
+                        requests.append(FirstRequest(chunk, sample, messages, batch_model if grouped else single_model,
+                                                     self.options.max_tokens_for(len(chunk))))
                 async with self.client:  # one connection pool for the whole run (opened before any job exists)
-                    jobs = []
-                    for sample, todo in enumerate(pending):
-                        for start in range(0, len(todo), size):
-                            chunk = todo[start : start + size]
-                            jobs.append(ask_batch(chunk, sample) if use_batch and len(chunk) > 1 else ask_alone(chunk[0], sample))
-                    await gather_all(jobs)
+                    if self.options.batch:
+                        from thoughtcode.coders.batch import submit_batch
+
+                        askers = await submit_batch(self.client, requests, batch_state, self.options.poll_interval)
+                    else:
+                        askers = [functools.partial(self.client.ask, r.messages, r.schema, max_tokens=r.max_tokens) for r in requests]
+                    await gather_all(
+                        ask_batch(r.units, r.sample, first) if len(r.units) > 1 else ask_alone(r.units[0], r.sample, first=first)
+                        for r, first in zip(requests, askers, strict=True)
+                    )
         finally:
             if cache is not None:
                 cache.close()
+        if self.options.batch:  # every answer of the batch is recorded: nothing left to resume
+            from thoughtcode.coders.batch import forget_batch
+
+            forget_batch(batch_state)
         return [records[u.unit_id] for u in units]
 
     def _record(self, unit_id: str, scheme: str, codebook_ref: str, multi_label: bool, result: _Sample) -> LabelRecord:

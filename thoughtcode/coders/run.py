@@ -327,7 +327,12 @@ def run_coding(
                 acode = getattr(coder, "acode", None)
                 if acode is not None:
                     conversations_seen = {getattr(u, "conversation_id", u.unit_id) for u in units}
-                    run_sync(lambda: acode(todo, codebook, scheme, on_record=on_record, exclude_conversations=conversations_seen))
+                    extra: dict[str, Any] = {}
+                    if getattr(getattr(coder, "options", None), "batch", False):  # a provider batch: its id is kept next to OUT
+                        from thoughtcode.coders.batch import batch_state_path
+
+                        extra["batch_state"] = batch_state_path(out)
+                    run_sync(lambda: acode(todo, codebook, scheme, on_record=on_record, exclude_conversations=conversations_seen, **extra))
                 else:
                     for start in range(0, len(todo), LOCAL_CHUNK):
                         for record in coder.code(todo[start : start + LOCAL_CHUNK], codebook, scheme):
