@@ -110,3 +110,22 @@ def test_validate_against_corpus_uses_only_the_coded_thought_kind(tmp_path: Path
     out = json.loads(proc.stdout)
     assert out["n_reference_units"] == len(reasons)
     assert out["coders"]["local"]["coverage"] == pytest.approx(1.0)
+
+
+def test_validate_orders_categories_by_the_codebook_the_labels_carry(tmp_path: Path, capsys) -> None:
+    """Labels stamped with a codebook reference are reported in the codebook's order, not alphabetically."""
+    from thoughtcode.cli import main
+    from thoughtcode.corpus import load_corpus, thought_units
+    from thoughtcode.taxonomy import load_codebook
+
+    codebook = load_codebook("reasons@1.0.0")
+    units = list(thought_units(load_corpus(DEV), kinds=("reason",)))
+    coded = pd.DataFrame(
+        {"unit_id": [u.unit_id for u in units], "coder": "human", "label": [u.label for u in units], "codebook": codebook.ref}
+    )
+    path = tmp_path / "coded.csv"
+    coded.to_csv(path, index=False)
+    assert main(["validate", str(path), "--reference-from-corpus", str(DEV), "--json", "--bootstrap", "50"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["categories"] == codebook.label_ids
+    assert out["categories"] != sorted(codebook.label_ids)

@@ -1159,16 +1159,23 @@ def _add_study_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --- agreement ------------------------------------------------------------------------------------------
-def _agreement_order(args: argparse.Namespace) -> list[str] | None:
-    """Category order from --order a,b,c or from a codebook's assignable ids (never from sorting)."""
+def _agreement_order(args: argparse.Namespace, frame: Any = None) -> list[str] | None:
+    """Category order from --order a,b,c, from --codebook, or from the one codebook a labels ``frame`` was
+    made with (its ``codebook`` column); never from sorting."""
+    from thoughtcode.taxonomy import CodebookError, load_codebook
+
     if args.order and args.codebook:
         raise UserError("use --order or --codebook, not both")
     if args.order:
         return [part.strip() for part in args.order.split(",") if part.strip()]
     if args.codebook:
-        from thoughtcode.taxonomy import load_codebook
-
         return load_codebook(args.codebook).label_ids
+    refs = frame["codebook"].dropna().unique() if frame is not None and "codebook" in frame.columns else []
+    if len(refs) == 1:
+        try:
+            return load_codebook(str(refs[0])).label_ids
+        except CodebookError:  # a user's codebook file that is not at hand: no order rather than a guess
+            return None
     return None
 
 
@@ -1224,7 +1231,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         reference = reference_labels(units, scheme=args.scheme or "release")
         unit_text = {u.unit_id: u.text for u in units}
     result = run_validate(
-        coded, reference, bootstrap=args.bootstrap, seed=args.seed, unit_text=unit_text, order=_agreement_order(args)
+        coded, reference, bootstrap=args.bootstrap, seed=args.seed, unit_text=unit_text, order=_agreement_order(args, coded)
     )
     _agreement_output(result, args)
     return 0
