@@ -11,22 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from standin import Environment, StandIn
+from standin import Environment
 
 from thoughtcode.cli import main
 from thoughtcode.coders import LLMCoder, run_coding
 from thoughtcode.coders.batch import batch_state_path
-from thoughtcode.corpus import load_corpus, units_for
-from thoughtcode.taxonomy import load_codebook
 
 PROVIDERS = ["openai:gpt-standin", "anthropic:claude-standin"]
 BATCH = {"batch": True, "poll_interval": 0.01, "backoff": 0.01, "cache": None}
-
-
-@pytest.fixture(scope="module")
-def server():
-    with StandIn() as standin:
-        yield standin
 
 
 @pytest.fixture
@@ -38,16 +30,6 @@ def env(server, monkeypatch):
     environment = Environment(server).apply(monkeypatch)
     server.key = environment.key
     return server
-
-
-@pytest.fixture(scope="module")
-def reasons():
-    return load_codebook("reasons")
-
-
-@pytest.fixture(scope="module")
-def reason_units(sample_file):
-    return list(units_for(load_corpus(sample_file), "reason"))
 
 
 def _rows(path: Path) -> list[dict]:

@@ -25,12 +25,6 @@ PROVIDERS = ["openai:gpt-standin", "anthropic:claude-standin"]
 FAST = {"cache": None, "backoff": 0.01, "concurrency": 1}
 
 
-@pytest.fixture(scope="module")
-def server():
-    with StandIn() as standin:
-        yield standin
-
-
 @pytest.fixture
 def env(server, monkeypatch):
     server.reset()
@@ -44,16 +38,6 @@ def env(server, monkeypatch):
     monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
     server.key = environment.key
     return server
-
-
-@pytest.fixture(scope="module")
-def reasons():
-    return load_codebook("reasons")
-
-
-@pytest.fixture(scope="module")
-def reason_units(sample_file):
-    return list(units_for(load_corpus(sample_file), "reason"))
 
 
 def write_corpus(path: Path, thoughts: list[str], kind: str = "reason") -> Path:

@@ -13,19 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from standin import Environment, StandIn
+from standin import Environment
 
 from thoughtcode.cli import main
 from thoughtcode.coders import LLMCoder, RunError, read_out, run_coding
 from thoughtcode.corpus import load_corpus, units_for
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def server():
-    with StandIn() as standin:
-        yield standin
 
 
 @pytest.fixture
