@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thoughtcode.agreement import agree, format_text, run_agree, write_report
+from thoughtcode.agreement import agree, format_text, write_report
 
 
 def as_json(result) -> dict:
@@ -48,7 +48,7 @@ def test_empty_file_is_a_clear_error(tmp_path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("unit_id,coder,label\n")
     with pytest.raises(ValueError, match="no ratings"):
-        run_agree(str(path))
+        agree(str(path))
 
 
 def test_one_coder_reports_undefined_with_reason() -> None:

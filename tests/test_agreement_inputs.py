@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thoughtcode.agreement import RatingData, agree, jaccard_distance, masi_distance, run_agree
+from thoughtcode.agreement import RatingData, agree, jaccard_distance, masi_distance
 from thoughtcode.agreement.data import resolve_scale
 
 WIDE = np.array(
@@ -42,7 +42,7 @@ def test_files_long_format(tmp_path: Path, suffix: str) -> None:
         path.write_text("".join(json.dumps(r) + "\n" for r in frame.to_dict(orient="records")))
     else:
         frame.to_parquet(path, index=False)
-    result = run_agree(str(path), level="interval")
+    result = agree(str(path), level="interval")
     assert result.coefficients["krippendorff_alpha"].value == pytest.approx(0.849107142857143, abs=1e-12)
 
 
@@ -52,7 +52,7 @@ def test_wide_frame_and_wide_file(tmp_path: Path) -> None:
     direct = agree(wide, wide=True, level="ordinal")
     path = tmp_path / "wide.csv"
     wide.to_csv(path, index=False)
-    from_file = run_agree(str(path), wide=True, level="ordinal")
+    from_file = agree(str(path), wide=True, level="ordinal")
     assert direct.coefficients["krippendorff_alpha"].value == pytest.approx(0.815387503754881, abs=1e-12)
     assert from_file.to_dict()["coefficients"] == direct.to_dict()["coefficients"]
     assert from_file.coders == ["a", "b", "c", "d"]
@@ -163,7 +163,7 @@ def test_multilabel_agreement(tmp_path: Path) -> None:
     frame.assign(labels=frame["labels"].map(lambda v: json.dumps(v) if v is not None else "")).to_csv(
         csv, index=False
     )
-    again = run_agree(str(csv), label_col="labels").to_dict()
+    again = agree(str(csv), label_col="labels").to_dict()
     assert again["coefficients"]["krippendorff_alpha_masi"]["value"] == pytest.approx(masi, abs=1e-12)
 
 
@@ -237,7 +237,7 @@ def test_json_array_and_empty_csv_tables(tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(ValueError, match="no ratings: the table is empty"):
-        run_agree(empty)
+        agree(empty)
 
 
 def test_csv_ids_are_text_not_numbers(tmp_path: Path) -> None:

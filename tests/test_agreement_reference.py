@@ -1,7 +1,7 @@
 """Every published reference value in tests/data/agreement_cases.json, to the decimals printed there.
 
 Each case is checked twice: through the Python API on the case's own layout (wide array, counts or
-contingency table) and through ``run_agree`` on a long CSV file (unit, coder, label), the path the
+contingency table) and through ``agree`` on a long CSV file (unit, coder, label), the path the
 ``thoughtcode agree`` command takes.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from thoughtcode.agreement import RatingData, agree, run_agree
+from thoughtcode.agreement import RatingData, agree
 
 CASES_PATH = Path(__file__).parent / "data" / "agreement_cases.json"
 CASES = json.loads(CASES_PATH.read_text())["cases"]
@@ -152,10 +152,10 @@ def test_reference_case_long_csv(case: dict[str, Any], tmp_path: Path) -> None:
         if weights is not None:
             # the CLI reaches weighted kappas through --level: ordinal -> linear, interval -> quadratic
             level = {"linear": "ordinal", "quadratic": "interval"}[weights]
-            result = run_agree(str(path), level=level, order=case_order(case)).to_dict()
+            result = agree(str(path), level=level, order=case_order(case)).to_dict()
             result["coefficients"] = result["coefficients"]
             return result
-        return run_agree(
+        return agree(
             str(path), level=level, order=case_order(case) if level != "nominal" else None
         ).to_dict()
 

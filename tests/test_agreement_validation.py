@@ -21,7 +21,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from thoughtcode.agreement import run_validate, validate, write_report
+from thoughtcode.agreement import validate, write_report
 
 DEV = Path(__file__).parent / "data" / "thoughttrace_dev.jsonl"
 
@@ -119,7 +119,7 @@ def test_several_coders_ranked_with_difference_interval(reasons: pd.DataFrame) -
     bad, _ = perturbed(reasons, 0.45, seed=3, coder="bad")
     coded = pd.concat([bad, good], ignore_index=True)
     unit_text = dict(zip(reasons["unit_id"], reasons["text"], strict=True))
-    result = run_validate(coded, reasons[["unit_id", "label"]], bootstrap=400, seed=1, unit_text=unit_text)
+    result = validate(coded, reasons[["unit_id", "label"]], bootstrap=400, seed=1, unit_text=unit_text)
     out = result.to_dict()
     comp = out["comparison"]
     assert comp["closest"] == "good"
@@ -168,7 +168,7 @@ def test_unit_ids_match_across_files_as_text(tmp_path) -> None:
     reference.write_text(
         "".join(json.dumps({"unit_id": u, "label": v}) + "\n" for u, v in (("1", "x"), ("2", "x"), ("3", "x"), ("001", "y")))
     )
-    result = run_validate(str(coded), str(reference), bootstrap=0).to_dict()
+    result = validate(str(coded), str(reference), bootstrap=0).to_dict()
     assert result["n_reference_units"] == 4
     assert result["coders"]["m"]["n_units"] == 4
     assert {d["unit_id"] for d in result["disagreements"]} == {"2"}

@@ -1189,9 +1189,9 @@ def _agreement_output(result: Any, args: argparse.Namespace) -> None:
 
 
 def _cmd_agree(args: argparse.Namespace) -> int:
-    from thoughtcode.agreement import run_agree
+    from thoughtcode.agreement import agree
 
-    result = run_agree(
+    result = agree(
         str(args.file),
         unit_col=args.unit,
         coder_col=args.coder,
@@ -1208,7 +1208,7 @@ def _cmd_agree(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from thoughtcode.agreement import run_validate
+    from thoughtcode.agreement import validate
     from thoughtcode.labels import read_table
 
     def of_scheme(frame: Any) -> Any:
@@ -1230,7 +1230,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         units = [u for u in units if u.kind in kinds] if kinds else units
         reference = reference_labels(units, scheme=args.scheme or "release")
         unit_text = {u.unit_id: u.text for u in units}
-    result = run_validate(
+    result = validate(
         coded, reference, bootstrap=args.bootstrap, seed=args.seed, unit_text=unit_text, order=_agreement_order(args, coded)
     )
     _agreement_output(result, args)

@@ -3,9 +3,7 @@
 Public API::
 
     agree(data, level=..., order=..., weights=..., bootstrap=..., seed=...) -> AgreementResult
-    run_agree(frame_or_path, unit_col, coder_col, label_col, wide, level, order, bootstrap, seed)
-    validate(coded, reference, ...) -> ValidationResult
-    run_validate(coded_frame, reference_frame, bootstrap, seed, unit_text) -> ValidationResult
+    validate(coded, reference, ...) -> ValidationResult        (frames or CSV/JSONL/Parquet paths)
     krippendorff_alpha(data, level=...), fleiss_kappa(data) -> Coefficient   (one coefficient, fast)
     write_report(result, "report.html" | "report.md"); format_text(result) -> str
 
@@ -14,12 +12,12 @@ wide table (rows units, columns coders), a CSV/JSONL/Parquet path, or a units x 
 This room reads labels only: it never calls coders or analyses.
 """
 
-from thoughtcode.agreement.agree import agree, agree_ratings, fleiss_kappa, krippendorff_alpha, run_agree
+from thoughtcode.agreement.agree import agree, agree_ratings, fleiss_kappa, krippendorff_alpha
 from thoughtcode.agreement.data import RatingData, load_ratings
 from thoughtcode.agreement.multilabel import agree_sets, jaccard_distance, masi_distance
 from thoughtcode.agreement.report import format_text, to_html, to_markdown, write_report
 from thoughtcode.agreement.results import AgreementResult, Coefficient, ValidationResult
-from thoughtcode.agreement.validation import run_validate, validate
+from thoughtcode.agreement.validation import validate
 
 __all__ = [
     "AgreementResult",
@@ -35,8 +33,6 @@ __all__ = [
     "krippendorff_alpha",
     "load_ratings",
     "masi_distance",
-    "run_agree",
-    "run_validate",
     "to_html",
     "to_markdown",
     "validate",

@@ -98,35 +98,6 @@ def agree(
     )
 
 
-def run_agree(
-    frame_or_path: Any,
-    unit_col: str = "unit_id",
-    coder_col: str = "coder",
-    label_col: str = "label",
-    wide: bool = False,
-    level: str = "nominal",
-    order: Sequence[Any] | None = None,
-    bootstrap: int = 0,
-    seed: int | None = 0,
-    unit_text: dict[Any, str] | None = None,
-    scheme: str | None = None,
-) -> AgreementResult:
-    """Entry point of ``thoughtcode agree``: plain arguments, as the CLI parses them."""
-    return agree(
-        frame_or_path,
-        level=level,
-        order=order,
-        bootstrap=bootstrap,
-        seed=seed,
-        unit_col=unit_col,
-        coder_col=coder_col,
-        label_col=label_col,
-        wide=wide,
-        unit_text=unit_text,
-        scheme=scheme,
-    )
-
-
 def krippendorff_alpha(
     data: Any,
     *,

@@ -15,6 +15,7 @@ over the classes that occur in the reference or in the coder's labels.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from thoughtcode.agreement.data import category_key, is_missing, resolve_scale
 from thoughtcode.agreement.intervals import bootstrap_weights, percentile_interval
 from thoughtcode.agreement.results import ValidationResult
 from thoughtcode.jsonsafe import json_safe
+from thoughtcode.labels import read_table
 
 METRICS = (
     "accuracy",
@@ -142,8 +144,8 @@ def _labels_by_unit(frame: pd.DataFrame, unit_col: str, label_col: str, what: st
 
 
 def validate(
-    coded: pd.DataFrame,
-    reference: pd.DataFrame,
+    coded: pd.DataFrame | str | Path,
+    reference: pd.DataFrame | str | Path,
     *,
     unit_col: str = "unit_id",
     coder_col: str = "coder",
@@ -160,8 +162,13 @@ def validate(
     """Coders' labels against reference labels on the same units, with bootstrap intervals.
 
     ``coded`` is a labels table (unit_id, coder, label[, status]); without a coder column it is one
-    coder. ``reference`` has unit_id and label (e.g. human labels, or labels stored in a corpus).
+    coder. ``reference`` has unit_id and label (e.g. human labels, or labels stored in a corpus). Either may
+    be given as a CSV/JSONL/Parquet path.
     """
+    if not isinstance(coded, pd.DataFrame):
+        coded = read_table(coded)
+    if not isinstance(reference, pd.DataFrame):
+        reference = read_table(reference)
     if rank_by not in RANK_METRICS:
         raise ValueError(f"rank_by must be one of {', '.join(RANK_METRICS)}")
     reference_label_col = reference_label_col or (label_col if label_col in reference.columns else "label")
@@ -362,25 +369,3 @@ def _compare(
         "differences": differences,
         "note": "differences are best minus other on the units every coder labelled; paired bootstrap",
     }
-
-
-def run_validate(
-    coded_frame: pd.DataFrame,
-    reference_frame: pd.DataFrame,
-    bootstrap: int = 1000,
-    seed: int | None = 0,
-    unit_text: dict[Any, str] | None = None,
-    order: Sequence[Any] | None = None,
-) -> ValidationResult:
-    """Entry point of ``thoughtcode validate`` (the CLI resolves files and corpora to frames)."""
-    if isinstance(coded_frame, str):
-        from thoughtcode.labels import read_table
-
-        coded_frame = read_table(coded_frame)
-    if isinstance(reference_frame, str):
-        from thoughtcode.labels import read_table
-
-        reference_frame = read_table(reference_frame)
-    return validate(
-        coded_frame, reference_frame, bootstrap=bootstrap, seed=seed, unit_text=unit_text, order=order
-    )

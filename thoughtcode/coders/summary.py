@@ -1,6 +1,6 @@
 """The end-of-run summary: counts, time, tokens, cost and agreement with reference labels.
 
-Agreement is delegated to :func:`thoughtcode.agreement.run_validate` (one implementation of kappa, alpha,
+Agreement is delegated to :func:`thoughtcode.agreement.validate` (one implementation of kappa, alpha,
 accuracy and macro-F1 with bootstrap intervals for the whole toolkit); this module only picks the numbers a
 coding run should show and formats them.
 """
@@ -44,9 +44,9 @@ def agreement_summary(
     ok = ok.loc[ok["unit_id"].isin(set(ref["unit_id"]))]
     if ref.empty or ok.empty:
         return None
-    from thoughtcode.agreement import run_validate
+    from thoughtcode.agreement import validate
 
-    result = run_validate(ok, ref, bootstrap=bootstrap, seed=seed, order=codebook.label_ids).to_dict()
+    result = validate(ok, ref, bootstrap=bootstrap, seed=seed, order=codebook.label_ids).to_dict()
     coder = result["coders"]["coder"]
     out: dict[str, Any] = {
         "n_units": coder["n_units"],
