@@ -136,13 +136,16 @@ def thought_units(
                 user_turn += 1
             p = position(index, n)
             for kind in kinds:
+                thoughts = message.thoughts(kind)
+                if not thoughts:
+                    continue
                 if kind == "reason":
                     context_before = _neighbour(messages, index, "assistant", -1)
                     context_after = _neighbour(messages, index, "assistant", 1)
                 else:
                     context_before = _neighbour(messages, index, "user", -1)
                     context_after = _neighbour(messages, index, "user", 1)
-                for k, thought in enumerate(message.thoughts(kind)):
+                for k, thought in enumerate(thoughts):
                     yield ThoughtUnit(
                         unit_id=f"{conversation.id}:{message.id}:{kind}:{k}",
                         conversation_id=conversation.id,
